@@ -1,0 +1,65 @@
+"""The codec table: ids stored in files, names used by the CLI/app, and what their header keys and sections mean.
+
+Kept free of torch imports so `gencodec info` and error paths start fast; the codec
+implementation is imported only when a file is encoded or decoded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from .errors import FormatError, InputError
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    name: str
+    id: int  # stored in files: never change or reuse
+    family: str  # model family (models.py)
+    media: str
+    implementation: str  # "module:Class"
+    params: dict[int, str] = field(default_factory=dict)
+    sections: dict[int, str] = field(default_factory=dict)
+    description: str = ""
+
+
+CODECS: dict[str, CodecInfo] = {
+    "sd-latent": CodecInfo(
+        name="sd-latent",
+        id=0,
+        family="sd",
+        media="image",
+        implementation="gencodec.image.codec:SDLatentCodec",
+        params={0: "mode", 1: "step_code", 2: "latent_mode"},
+        sections={1: "palette+indices (zlib)", 2: "latent (range coded)"},
+        description="Stable Diffusion VAE latent, quantised and entropy coded; decoded with a few UNet steps",
+    ),
+}
+_BY_ID = {c.id: c for c in CODECS.values()}
+
+
+def by_name(name: str) -> CodecInfo:
+    try:
+        return CODECS[name]
+    except KeyError:
+        raise InputError(f"unknown codec '{name}' (available: {', '.join(CODECS)})") from None
+
+
+def by_id(codec_id: int) -> CodecInfo:
+    try:
+        return _BY_ID[codec_id]
+    except KeyError:
+        raise FormatError(f"unknown codec #{codec_id} in file (made by a newer gencodec?)") from None
+
+
+_instances: dict[str, object] = {}
+
+
+def implementation(name: str):
+    """The codec object (created once per process; it caches its models)."""
+    info = by_name(name)
+    if name not in _instances:
+        module, cls = info.implementation.split(":")
+        _instances[name] = getattr(importlib.import_module(module), cls)()
+    return _instances[name]

@@ -1,0 +1,102 @@
+"""Reading, checking and writing media; padding to the models' grid and cropping back.
+
+Limits are enforced here, before any model work, so an oversized upload is refused at once
+with the limit in the message.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+
+def max_image_side() -> int:
+    return int(os.environ.get("GENCODEC_MAX_IMAGE_SIDE", "4096"))
+
+
+def _check_image_size(width: int, height: int) -> None:
+    limit = max_image_side()
+    if width > limit or height > limit:
+        raise InputError(f"image is {width}×{height}; the limit is {limit}×{limit} pixels")
+    if width < 1 or height < 1:
+        raise InputError("image is empty")
+
+
+def load_image(source) -> np.ndarray:
+    """Path, bytes, PIL image or array → uint8 RGB (H, W, 3). EXIF rotation is applied; alpha is dropped."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if isinstance(source, np.ndarray):
+        arr = source
+        if arr.ndim == 2:
+            arr = np.repeat(arr[:, :, None], 3, axis=2)
+        if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+            raise InputError(f"expected an (H, W, 3) image array, got shape {arr.shape}")
+        if arr.dtype != np.uint8:
+            raise InputError(f"expected a uint8 image array, got {arr.dtype}")
+        _check_image_size(arr.shape[1], arr.shape[0])
+        return np.ascontiguousarray(arr[:, :, :3])
+    if isinstance(source, Image.Image):
+        im = source
+    else:
+        if isinstance(source, (bytes, bytearray)):
+            fp = io.BytesIO(source)
+            name = "image bytes"
+        else:
+            path = Path(source)
+            if not path.exists():
+                raise InputError(f"input not found: {path}")
+            if path.is_dir():
+                raise InputError(f"input is a folder, not an image: {path}")
+            fp, name = path, str(path)
+        try:
+            im = Image.open(fp)
+        except UnidentifiedImageError:
+            raise InputError(f"unsupported or corrupt image: {name} (supported: PNG, JPEG, WebP, AVIF, JPEG XL, BMP, TIFF)") from None
+        except OSError as exc:
+            raise InputError(f"cannot read image {name}: {exc}") from None
+    _check_image_size(*im.size)
+    try:
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            background = Image.new("RGB", im.size, (255, 255, 255))
+            background.paste(im.convert("RGBA"), mask=im.convert("RGBA").getchannel("A"))
+            im = background
+        arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"corrupt image: {exc}") from None
+    return np.ascontiguousarray(arr)
+
+
+def image_to_png_bytes(rgb: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def pad_to_multiple(rgb: np.ndarray, multiple: int) -> np.ndarray:
+    """Edge-replicate the bottom/right so both sides are multiples of `multiple` (crop back after decoding)."""
+    h, w = rgb.shape[:2]
+    ph, pw = -h % multiple, -w % multiple
+    if not ph and not pw:
+        return rgb
+    return np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="edge")
+
+
+def write_atomic(path, data: bytes) -> None:
+    """Write via a temporary file and rename, so a failure never leaves a partial output."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
