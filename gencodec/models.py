@@ -185,3 +185,33 @@ def byte_level_vocab() -> dict[str, int]:
     vocab["<|startoftext|>"] = len(vocab)
     vocab["<|endoftext|>"] = len(vocab)
     return vocab
+
+
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """A quick TCP check, so an offline machine is not stuck in the Hub client's retry loop."""
+    import socket
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def ensure_weights(spec: ModelSpec) -> tuple[bool, str]:
+    """Make a model's files available locally if we can; returns (ok, reason) for the app's banner."""
+    if spec.tiny or weights_available(spec):
+        return True, "cached"
+    if not hub_reachable():
+        return False, f"{spec.repo} is not in the local Hugging Face cache and the Hub cannot be reached"
+    try:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(spec.repo, allow_patterns=list(spec.files))
+    except Exception as exc:  # any Hub failure means: fall back to the tiny model
+        return False, f"downloading {spec.repo} failed ({type(exc).__name__})"
+    return weights_available(spec), "downloaded"

@@ -52,7 +52,7 @@ class SDLatentCodec:
     ) -> bytes:
         """Compress an image (path, bytes, PIL or uint8 array) into a complete .gcodec file."""
         if unused:
-            raise InputError(f"options not used by sd-latent: {', '.join(sorted(unused))}")
+            raise InputError(f"option(s) not used by sd-latent: {', '.join(sorted(unused))}")
         rgb = media.load_image(image)
         if mode is None:
             mode = "improved" if (target_bytes is not None or step_code is not None) else "faithful"
@@ -87,7 +87,7 @@ class SDLatentCodec:
     @torch.no_grad()
     def encode_latent(self, sd, rgb: np.ndarray, sample: bool) -> np.ndarray:
         padded = media.pad_to_multiple(rgb, SPATIAL_FACTOR)
-        x = torch.from_numpy(padded).permute(2, 0, 1)[None].float().div(127.5).sub(1.0).to(sd.device)
+        x = torch.from_numpy(np.array(padded)).permute(2, 0, 1)[None].float().div(127.5).sub(1.0).to(sd.device)
         dist = sd.vae.encode(x).latent_dist
         z = dist.sample(generator=torch.Generator("cpu").manual_seed(0)) if sample else dist.mode()
         return z[0].float().cpu().numpy()
@@ -154,7 +154,7 @@ class SDLatentCodec:
     def decode(self, data: bytes, *, steps: int | None = None, device=None, model: str | None = None, **unused) -> np.ndarray:
         """A .gcodec file → uint8 RGB image of the original size."""
         if unused:
-            raise InputError(f"options not used by sd-latent: {', '.join(sorted(unused))}")
+            raise InputError(f"option(s) not used by sd-latent: {', '.join(sorted(unused))}")
         if steps is not None and not 0 <= steps <= 50:
             raise InputError("--steps must be between 0 and 50")
         c, z = self.read(data)
