@@ -28,7 +28,12 @@ MAX_FRAMES = 100_000
 MAX_PARAMS = 64
 MAX_SECTIONS = 64
 MAX_MODEL_NAME = 255
+MAX_FPS_MILLI = 1_000_000
 _CRC_BYTES = 4
+# Common frame rates take one byte; any other rate is stored as 16 + fps×1000.
+_FPS_TABLE = (0, 24000 * 1000 // 1001, 24000, 25000, 30000 * 1000 // 1001, 30000, 50000, 60000 * 1000 // 1001, 60000,
+              16000, 15000, 12000, 8000, 10000, 20000, 48000)
+_FPS_CODE = {v: i for i, v in enumerate(_FPS_TABLE)}
 
 
 @dataclass
@@ -41,7 +46,7 @@ class Header:
     width: int
     height: int
     frames: int = 1
-    fps_milli: int = 0  # source frame rate × 1000 (0 for images)
+    fps_milli: int = 0  # source frame rate × 1000, rounded down (0 for images; 29.97 fps is 29970)
     model_revision: int = 0
     params: dict[int, int] = field(default_factory=dict)  # codec-defined small-int keys → signed ints
 
@@ -150,7 +155,7 @@ def _pack_header(h: Header) -> bytearray:
     write_uvarint(out, h.media)
     for value in (h.width, h.height, h.frames):
         write_uvarint(out, value)
-    write_uvarint(out, h.fps_milli)
+    write_uvarint(out, _FPS_CODE.get(h.fps_milli, len(_FPS_TABLE) + h.fps_milli))
     if len(h.params) > MAX_PARAMS:
         raise ValueError("too many codec parameters")
     write_uvarint(out, len(h.params))
@@ -167,6 +172,8 @@ def _check_shape(h: Header) -> None:
         raise FormatError(f"corrupt file: media size {h.width}×{h.height} outside 1..{MAX_SIDE}")
     if not 1 <= h.frames <= MAX_FRAMES or (h.media == MEDIA_IMAGE and h.frames != 1):
         raise FormatError(f"corrupt file: frame count {h.frames} not allowed")
+    if not 0 <= h.fps_milli <= MAX_FPS_MILLI:
+        raise FormatError(f"corrupt file: frame rate {h.fps} outside 0..{MAX_FPS_MILLI // 1000}")
 
 
 def _read_header(r: Reader) -> Header:
@@ -198,7 +205,8 @@ def _read_header(r: Reader) -> Header:
     width = r.uvarint(limit=MAX_SIDE)
     height = r.uvarint(limit=MAX_SIDE)
     frames = r.uvarint(limit=MAX_FRAMES)
-    fps_milli = r.uvarint(limit=1_000_000)
+    fps_code = r.uvarint(limit=len(_FPS_TABLE) + MAX_FPS_MILLI)
+    fps_milli = _FPS_TABLE[fps_code] if fps_code < len(_FPS_TABLE) else fps_code - len(_FPS_TABLE)
     n_params = r.uvarint(limit=MAX_PARAMS)
     params: dict[int, int] = {}
     for _ in range(n_params):

@@ -111,6 +111,8 @@ def load_component(cls, source: str, subfolder: str | None = None, **kwargs):
     from huggingface_hub import constants
 
     is_local = Path(source).exists()
+    if not is_local and (source.startswith((".", "/", "~")) or os.sep in source.strip("/").replace("/", "", 1)):
+        raise ModelUnavailableError(f"model folder not found: {source}")
     if subfolder:
         kwargs["subfolder"] = subfolder
     if "Tokenizer" not in cls.__name__:
