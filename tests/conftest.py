@@ -39,3 +39,43 @@ def photo_png(tmp_path_factory, photo512) -> str:
     path = tmp_path_factory.mktemp("img") / "photo.png"
     Image.fromarray(photo512).save(path)
     return str(path)
+
+
+# ---------------------------------------------------------------- the Gradio app (tests/test_app.py, tests/test_browser.py)
+
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def import_app():
+    """Import app.py from the repository root (once per process) with the tiny model forced."""
+    import importlib.util
+    import sys
+
+    if "app" in sys.modules and getattr(sys.modules["app"], "__file__", "") == os.path.join(_REPO_ROOT, "app.py"):
+        return sys.modules["app"]
+    spec = importlib.util.spec_from_file_location("app", os.path.join(_REPO_ROOT, "app.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["app"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules["app"]
+        raise
+    return module
+
+
+@pytest.fixture(scope="module")
+def gencodec_app(tmp_path_factory):
+    """The app launched in this process on tiny models: yields (app module, local URL); closed afterwards."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GENCODEC_MODELS", "tiny")
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+        mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("gradio-examples")))
+        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-tmp")))
+        app = import_app()
+        _, local_url, _ = app.demo.launch(prevent_thread_lock=True, quiet=True)
+        try:
+            yield app, local_url
+        finally:
+            app.demo.close()
