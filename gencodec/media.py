@@ -19,7 +19,7 @@ def max_image_side() -> int:
     return int(os.environ.get("GENCODEC_MAX_IMAGE_SIDE", "4096"))
 
 
-def _check_image_size(width: int, height: int) -> None:
+def check_image_size(width: int, height: int) -> None:
     limit = max_image_side()
     if width > limit or height > limit:
         raise InputError(f"image is {width}×{height}; the limit is {limit}×{limit} pixels")
@@ -39,7 +39,7 @@ def load_image(source) -> np.ndarray:
             raise InputError(f"expected an (H, W, 3) image array, got shape {arr.shape}")
         if arr.dtype != np.uint8:
             raise InputError(f"expected a uint8 image array, got {arr.dtype}")
-        _check_image_size(arr.shape[1], arr.shape[0])
+        check_image_size(arr.shape[1], arr.shape[0])
         return np.ascontiguousarray(arr[:, :, :3])
     if isinstance(source, Image.Image):
         im = source
@@ -60,7 +60,7 @@ def load_image(source) -> np.ndarray:
             raise InputError(f"unsupported or corrupt image: {name} (supported: PNG, JPEG, WebP, AVIF, JPEG XL, BMP, TIFF)") from None
         except OSError as exc:
             raise InputError(f"cannot read image {name}: {exc}") from None
-    _check_image_size(*im.size)
+    check_image_size(*im.size)
     try:
         im = ImageOps.exif_transpose(im)
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):

@@ -234,3 +234,9 @@ def test_real_loading_path_via_save_pretrained(tmp_path, tiny, photo512, faithfu
     # identical weights; float summation order may differ after loading (≈1e-6), so pixels may move by 1
     diff = np.abs(gencodec.decode(data).astype(int) - gencodec.decode(faithful_file).astype(int))
     assert diff.max() <= 2 and diff.mean() < 0.05
+
+
+def test_declared_size_beyond_the_limit_is_refused_before_decoding(faithful_file, monkeypatch):
+    monkeypatch.setenv("GENCODEC_MAX_IMAGE_SIDE", "256")
+    with pytest.raises(InputError, match="limit is 256×256"):
+        gencodec.decode(faithful_file)

@@ -136,6 +136,7 @@ class SDLatentCodec:
         h = c.header
         if h.codec != INFO.id:
             raise FormatError("not an sd-latent file")
+        media.check_image_size(h.width, h.height)  # decoder memory follows the declared size: same limit as uploads
         mode = h.params.get(P_MODE)
         lh, lw = -(-h.height // SPATIAL_FACTOR), -(-h.width // SPATIAL_FACTOR)
         if mode == MODE_FAITHFUL:

@@ -1,0 +1,1 @@
+"""Video codecs on Wan 2.1 (GVC codebook coding)."""
