@@ -100,3 +100,74 @@ def write_atomic(path, data: bytes) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+# ---------------------------------------------------------------- video
+
+
+def max_video_frames() -> int:
+    return int(os.environ.get("GENCODEC_MAX_VIDEO_FRAMES", "300"))
+
+
+def check_video_size(width: int, height: int, frames: int) -> None:
+    """Videos up to 1080p (either orientation) and GENCODEC_MAX_VIDEO_FRAMES frames (default 300)."""
+    if max(width, height) > 1920 or min(width, height) > 1080:
+        raise InputError(f"video is {width}×{height}; the limit is 1080p (1920×1080)")
+    if frames > max_video_frames():
+        raise InputError(f"video has {frames} frames; the limit is {max_video_frames()}")
+    if width < 1 or height < 1 or frames < 1:
+        raise InputError("video is empty")
+
+
+def load_video(source, max_frames: int | None = None) -> tuple[np.ndarray, float]:
+    """A video file → (uint8 frames (T, H, W, 3), source fps). Limits are checked before decoding frames."""
+    import imageio_ffmpeg
+
+    path = Path(source)
+    if not path.exists():
+        raise InputError(f"input not found: {path}")
+    limit = max_video_frames() if max_frames is None else max_frames
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path))
+        meta = reader.__next__()
+        width, height = meta["size"]
+        fps = float(meta.get("fps") or 0.0)
+        duration = float(meta.get("duration") or 0.0)
+        check_video_size(width, height, 1)
+        if fps > 0 and duration * fps > limit + 1:
+            raise InputError(f"video has about {round(duration * fps)} frames; the limit is {limit}")
+        frames = []
+        for raw in reader:
+            frames.append(np.frombuffer(raw, np.uint8).reshape(height, width, 3))
+            if len(frames) > limit:
+                reader.close()
+                raise InputError(f"video has more than {limit} frames; the limit is {limit}")
+    except InputError:
+        raise
+    except (RuntimeError, OSError, StopIteration, KeyError, ValueError) as exc:
+        raise InputError(f"unsupported or corrupt video: {path.name} ({' '.join(str(exc).split())[:120]})") from None
+    if not frames:
+        raise InputError(f"video has no frames: {path.name}")
+    return np.stack(frames), fps if fps > 0 else 16.0
+
+
+def video_to_mp4_bytes(frames: np.ndarray, fps: float) -> bytes:
+    """H.264 yuv420p MP4 that browsers play; odd sizes are edge-padded to even (the player shows the pad)."""
+    import tempfile
+
+    import imageio_ffmpeg
+
+    frames = np.asarray(frames, np.uint8)
+    padded = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)), mode="edge")
+    h, w = padded.shape[1:3]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "video.mp4"
+        writer = imageio_ffmpeg.write_frames(
+            str(out), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
+            output_params=["-crf", "12", "-preset", "medium", "-movflags", "+faststart"], ffmpeg_log_level="error",
+        )
+        writer.send(None)
+        for frame in padded:
+            writer.send(np.ascontiguousarray(frame))
+        writer.close()
+        return out.read_bytes()
