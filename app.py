@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import logging
 import os
 import re
@@ -231,7 +232,7 @@ def _table(rows: list[dict], ssim_kind: str) -> pd.DataFrame:
 
 
 def _plot_frame(rows: list[dict]) -> pd.DataFrame:
-    labels = ["gencodec" if i == 0 else f"{r['name']} q{r['quality']}" for i, r in enumerate(rows)]
+    labels = ["gencodec" if i == 0 else r["name"] for i, r in enumerate(rows)]  # fixed names keep the bar order
     return pd.DataFrame(
         {
             "codec": labels,
@@ -305,6 +306,13 @@ def compress_image(image_path, mode, target_kb, progress=gr.Progress(track_tqdm=
                 f"The finest quantiser already fits in {_fmt_bytes(len(data))}, below the {target_bytes:,} B target: "
                 "this is the largest file the codec makes for this image."
             )
+        floor = [
+            f"{r['name']} (q{r['quality']}, {_fmt_bytes(int(r['bytes']))})"
+            for r in rows[1:]
+            if r["quality"] == baselines.IMAGE_QUALITY_RANGE[r["codec"]][0] and r["bytes"] > 1.03 * len(data)
+        ]
+        if floor:
+            notes.append(f"Cannot get as small as our file even at the lowest quality: {', '.join(floor)}.")
         found = {r["codec"] for r in rows[1:]}
         missing = [baselines.IMAGE_CODEC_NAMES[c] for c in codecs if c not in found]
         if missing:
@@ -383,6 +391,22 @@ def decode_file(gcodec_file, progress=gr.Progress(track_tqdm=True)):
 
 # ---------------------------------------------------------------- layout
 
+
+def _plot_from_cache(payload):
+    """Read a cached gr.BarPlot value back.
+
+    Gradio 6.31's native plots have no data model, so `Examples.load_from_cache` hands the browser the JSON
+    *string* stored in the cache; the plot's frontend then throws ("reading 'indexOf'") and every output stays
+    in "processing". Set per instance: subclassing a Gradio component would make Gradio write an app.pyi stub.
+    """
+    if isinstance(payload, str):
+        try:
+            return json.loads(payload) if payload.strip() else None
+        except ValueError:
+            return None
+    return payload
+
+
 ABOUT = f"""
 **What it does.** The image is encoded by Stable Diffusion v1.4's VAE into a latent 8× smaller in each direction
 (4 channels). The latent is quantised and entropy coded into a `.gcodec` file. The decoder dequantises it, lets the
@@ -403,8 +427,8 @@ other sizes are padded to a multiple of 8 and cropped back.
 
 CSS = """
 #compress-summary p { margin: 2px 0; }
-footer { display: none !important; }
 """
+PLOT_ORDER = ["gencodec"] + [baselines.IMAGE_CODEC_NAMES[c] for c in baselines.IMAGE_CODECS]
 
 
 def _examples() -> list[list]:
@@ -442,6 +466,7 @@ with gr.Blocks(title="gencodec — generative image compression", delete_cache=(
                     label=f"Image (up to {media.max_image_side()}×{media.max_image_side()} px)",
                     sources=["upload", "clipboard"],
                     height=320,
+                    elem_id="input-image",
                 )
                 in_mode = gr.Radio(MODE_CHOICES, value="faithful", label="Mode")
                 in_target = gr.Slider(
@@ -453,7 +478,7 @@ with gr.Blocks(title="gencodec — generative image compression", delete_cache=(
                     info="The whole .gcodec file lands in [97 %, 100 %] of the target when the image allows it.",
                     visible=False,
                 )
-                btn_compress = gr.Button("Compress", variant="primary")
+                btn_compress = gr.Button("Compress", variant="primary", elem_id="compress-button")
             with gr.Column(scale=3, min_width=320):
                 out_slider = gr.ImageSlider(
                     label="Original ◀ ▶ decoded (drag the handle)",
@@ -461,9 +486,10 @@ with gr.Blocks(title="gencodec — generative image compression", delete_cache=(
                     format="png",
                     interactive=False,
                     max_height=520,
+                    elem_id="main-result",
                 )
                 out_summary = gr.Markdown(elem_id="compress-summary")
-                out_file = gr.File(label="Download the .gcodec file", interactive=False)
+                out_file = gr.File(label="Download the .gcodec file", interactive=False, elem_id="gcodec-file")
         out_table = gr.Dataframe(
             label="Ours vs classical codecs at ≥ our size",
             headers=["Codec", "Quality", "Bytes", "bpp", "PSNR (dB)", "MS-SSIM"],
@@ -480,7 +506,7 @@ with gr.Blocks(title="gencodec — generative image compression", delete_cache=(
                 title="File size (bytes)",
                 x_title="",
                 y_title="bytes",
-                x_label_angle=-20,
+                sort=PLOT_ORDER,
                 height=260,
             )
             out_psnr_plot = gr.BarPlot(
@@ -491,16 +517,19 @@ with gr.Blocks(title="gencodec — generative image compression", delete_cache=(
                 title="PSNR (dB, higher is closer to the original)",
                 x_title="",
                 y_title="PSNR (dB)",
-                x_label_angle=-20,
+                sort=PLOT_ORDER,
                 height=260,
             )
+        for plot in (out_bytes_plot, out_psnr_plot):
+            plot.read_from_flag = _plot_from_cache
         out_gallery = gr.Gallery(
             label="Decoded images (PNG): ours and the baselines",
             format="png",
             columns=5,
-            height="auto",
+            height=300,
             object_fit="contain",
             interactive=False,
+            elem_id="gallery",
         )
         compress_outputs = [out_slider, out_summary, out_table, out_bytes_plot, out_psnr_plot, out_gallery, out_file]
         btn_compress.click(
@@ -528,12 +557,14 @@ with gr.Blocks(title="gencodec — generative image compression", delete_cache=(
     with gr.Tab("Decode", id="decode"):
         with gr.Row():
             with gr.Column(scale=2, min_width=280):
-                in_gcodec = gr.File(label=".gcodec file", type="filepath")
-                btn_decode = gr.Button("Decode", variant="primary")
-                out_info = gr.JSON(label="File info (gencodec.info)", open=True)
+                in_gcodec = gr.File(label=".gcodec file", type="filepath", elem_id="input-gcodec")
+                btn_decode = gr.Button("Decode", variant="primary", elem_id="decode-button")
+                out_info = gr.JSON(label="File info (gencodec.info)", open=True, elem_id="decode-info")
             with gr.Column(scale=3, min_width=320):
-                out_decoded = gr.Image(label="Decoded image (PNG)", format="png", interactive=False, height=420)
-                out_decoded_file = gr.File(label="Download the decoded PNG", interactive=False)
+                out_decoded = gr.Image(
+                    label="Decoded image (PNG)", format="png", interactive=False, height=420, elem_id="decoded-image"
+                )
+                out_decoded_file = gr.File(label="Download the decoded PNG", interactive=False, height=120, elem_id="decoded-file")
         btn_decode.click(
             decode_file,
             inputs=[in_gcodec],

@@ -64,15 +64,28 @@ def import_app():
     return module
 
 
+@pytest.fixture(scope="session")
+def gradio_dirs(tmp_path_factory):
+    """Gradio's upload cache and examples cache for the whole session.
+
+    The same for every launch: the app's Blocks keeps the folder it was built with, while Gradio checks
+    served files against the current environment, so changing it between launches breaks every image.
+    """
+    return {
+        "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio-tmp")),
+        "GRADIO_EXAMPLES_CACHE": str(tmp_path_factory.mktemp("gradio-examples")),
+    }
+
+
 @pytest.fixture(scope="module")
-def gencodec_app(tmp_path_factory):
+def gencodec_app(gradio_dirs):
     """The app launched in this process on tiny models: yields (app module, local URL); closed afterwards."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GENCODEC_MODELS", "tiny")
         mp.setenv("HF_HUB_OFFLINE", "1")
         mp.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-        mp.setenv("GRADIO_EXAMPLES_CACHE", str(tmp_path_factory.mktemp("gradio-examples")))
-        mp.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-tmp")))
+        for name, value in gradio_dirs.items():
+            mp.setenv(name, value)
         app = import_app()
         _, local_url, _ = app.demo.launch(prevent_thread_lock=True, quiet=True)
         try:

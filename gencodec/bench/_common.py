@@ -256,7 +256,9 @@ def fmt(value, digits: int = 3) -> str:
             return "0"
         if abs(value) >= 100:
             return f"{value:.0f}"
-        return f"{value:.{digits}g}" if abs(value) < 1e-3 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        if abs(value) < 0.1:
+            return f"{value:.{digits}g}"  # small values keep their significant digits
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
     return str(value)
 
 

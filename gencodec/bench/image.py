@@ -29,6 +29,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per case, median reported (default: 1 on cpu, 5 on cuda)")
     parser.add_argument("--warmup", type=int, default=None, help=f"untimed runs per size (default: 0 on cpu, 1 on cuda); one untimed pass at {WARMUP_SIZE}² always runs first")
     parser.add_argument("--target-bpp", type=float, default=0.15, help="improved mode's rate-control target (default 0.15 bpp)")
+    parser.add_argument(
+        "--step-code",
+        type=int,
+        default=None,
+        help="also time improved files at this fixed quantiser step code (e.g. 1024: 2 UNet steps), besides rate control",
+    )
     parser.add_argument("--tf32", choices=("off", "on", "both"), default="both", help="CUDA only: torch.backends.cuda.matmul.allow_tf32 (default: both)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and the synthetic image")
@@ -96,7 +102,7 @@ def _header(spec, rgb, mode: str):
     )
 
 
-def encode_case(sd, spec, rgb, mode: str, target_bytes: int) -> tuple[dict, bytes, np.ndarray]:
+def encode_case(sd, spec, rgb, mode: str, target_bytes: int | None, step_code: int | None = None) -> tuple[dict, bytes, np.ndarray]:
     """Encode as SDLatentCodec.encode does, with the model passed in; times VAE encode and coding apart."""
     from .. import container
     from ..errors import InputError
@@ -111,6 +117,8 @@ def encode_case(sd, spec, rgb, mode: str, target_bytes: int) -> tuple[dict, byte
         t1 = now(sd.device)
         if mode == "faithful":
             data = container.pack(header, [(C.SEC_PALETTE, C.faithful_payload(z))])
+        elif step_code is not None:
+            data = codec._pack_improved(header, z, step_code)
         else:
             out["target_bytes"] = target_bytes
             try:
@@ -173,25 +181,31 @@ def decode_case(sd, data: bytes) -> dict:
     )
 
 
-def one_pass(sd, spec, rgb, target_bpp: float, label: str = "") -> dict:
-    """Encode and decode both modes once; returns {mode: numbers}."""
+def case_names(step_code: int | None) -> list[str]:
+    return ["faithful", "improved"] + ([f"improved@{step_code}"] if step_code is not None else [])
+
+
+def one_pass(sd, spec, rgb, target_bpp: float, step_code: int | None = None, label: str = "") -> dict:
+    """Encode and decode every case once (faithful, improved at the target, improved at a fixed step)."""
     from ..image import codec as C
 
     h, w = rgb.shape[:2]
     target = max(1, int(round(target_bpp * h * w / 8)))
     results = {}
-    for mode in ("faithful", "improved"):
-        enc, data, _ = encode_case(sd, spec, rgb, mode, target)
+    for case in case_names(step_code):
+        mode = case.split("@")[0]
+        fixed = step_code if "@" in case else None
+        enc, data, _ = encode_case(sd, spec, rgb, mode, None if fixed is not None else target, fixed)
         if label:
-            log(f"  {label} {mode:8s} encode {enc['encode_s']:.2f} s ({len(data)} B)")
+            log(f"  {label} {case:13s} encode {enc['encode_s']:.2f} s ({len(data)} B)")
         dec = decode_case(sd, data)
         if label:
-            log(f"  {label} {mode:8s} decode {dec['decode_s']:.2f} s ({dec['unet_steps']} UNet steps)")
-        row = {"bytes": len(data), "bpp": 8 * len(data) / (h * w), **enc, **dec}
+            log(f"  {label} {case:13s} decode {dec['decode_s']:.2f} s ({dec['unet_steps']} UNet steps)")
+        row = {"mode": mode, "bytes": len(data), "bpp": 8 * len(data) / (h * w), **enc, **dec}
         if mode == "improved":
             c, _ = C.SDLatentCodec().read(data)
             row["step_code"] = c.header.params.get(C.P_STEP, C.DEFAULT_IMPROVED_STEP_CODE)
-        results[mode] = row
+        results[case] = row
     return results
 
 
@@ -243,6 +257,11 @@ def run(args) -> dict:
     warmup = 0 if args.quick else (args.warmup if args.warmup is not None else (1 if cuda else 0))
     if repeats < 1 or warmup < 0:
         raise BenchError("--repeats must be ≥ 1 and --warmup ≥ 0")
+    if args.step_code is not None:
+        from ..image.codec import STEP_CODE_RANGE
+
+        if not STEP_CODE_RANGE[0] <= args.step_code <= STEP_CODE_RANGE[1]:
+            raise BenchError(f"--step-code must be in {STEP_CODE_RANGE}")
     if not args.target_bpp > 0:
         raise BenchError("--target-bpp must be positive")
     if args.threads:
@@ -265,6 +284,7 @@ def run(args) -> dict:
         "warmup_per_size": warmup,
         "warmup_pass_size": min(WARMUP_SIZE, min(sizes)),
         "target_bpp": args.target_bpp,
+        "fixed_step_code": args.step_code,
         "device": device,
         "tf32": tf32_modes,
         "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32 if cuda else None,
@@ -292,7 +312,7 @@ def run(args) -> dict:
                 _set_tf32(tf32)
                 ws = settings["warmup_pass_size"]
                 log(f"[image] warm-up pass at {ws}²" + (f" (tf32 {'on' if tf32 else 'off'})" if tf32 is not None else ""))
-                one_pass(sd, spec, _common.synthetic_image(ws, ws, args.seed), args.target_bpp)
+                one_pass(sd, spec, _common.synthetic_image(ws, ws, args.seed), args.target_bpp, args.step_code)
             for size in sizes:
                 rgb = _common.synthetic_image(size, size, args.seed)
                 for tf32 in tf32_modes:
@@ -300,13 +320,13 @@ def run(args) -> dict:
                     tag = f"{size}²" + (f" tf32 {'on' if tf32 else 'off'}" if tf32 is not None else "")
                     for i in range(warmup):
                         log(f"[image] {tag} warm-up {i + 1}/{warmup}")
-                        one_pass(sd, spec, rgb, args.target_bpp)
+                        one_pass(sd, spec, rgb, args.target_bpp, args.step_code)
                     runs = []
                     for i in range(repeats):
                         log(f"[image] {tag} run {i + 1}/{repeats}")
-                        runs.append(one_pass(sd, spec, rgb, args.target_bpp, label=tag))
-                    for mode in ("faithful", "improved"):
-                        cases.append({"size": size, "tf32": tf32, "mode": mode, **aggregate([r[mode] for r in runs])})
+                        runs.append(one_pass(sd, spec, rgb, args.target_bpp, args.step_code, label=tag))
+                    for case in case_names(args.step_code):
+                        cases.append({"size": size, "tf32": tf32, "case": case, **aggregate([r[case] for r in runs])})
     finally:
         torch.backends.cuda.matmul.allow_tf32 = tf32_before
     result["cases"] = cases
@@ -318,7 +338,8 @@ def run(args) -> dict:
 COLUMNS = [
     ("size", "size"),
     ("tf32", "tf32"),
-    ("mode", "mode"),
+    ("case", "case"),
+    ("step code", "step_code"),
     ("bytes", "bytes"),
     ("bpp", "bpp"),
     ("encode s", "encode_s"),

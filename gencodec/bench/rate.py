@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--model", default="tiny", help="SD model id (default: tiny, the offline random model)")
     parser.add_argument("--images", nargs="*", default=None, help="image files (default: the images in examples/, else a synthetic one)")
     parser.add_argument("--synthetic-size", type=int, default=512, help="side of the synthetic image used when there are no images (default 512)")
-    parser.add_argument("--repeats", type=int, default=1, help="timed runs per case, median reported (default 1)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per case, median reported (default 3)")
 
 
 def _inputs(args) -> list[tuple[str, np.ndarray]]:
