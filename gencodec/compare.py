@@ -21,7 +21,8 @@ def compare_image(image, codec: str = "sd-latent", baseline_codecs: tuple[str, .
     return report(rgb, data, decoded, codecs)
 
 
-def report(rgb: np.ndarray, data: bytes, decoded: np.ndarray, codecs: tuple[str, ...], sides=("at_least",)) -> dict:
+def report(rgb: np.ndarray, data: bytes, decoded: np.ndarray, codecs: tuple[str, ...] = baselines.IMAGE_CODECS,
+           sides=("at_least",)) -> dict:
     """Rows of bytes / bpp / PSNR / (MS-)SSIM for ours and each baseline at matched size."""
     import gencodec
 

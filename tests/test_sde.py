@@ -26,8 +26,8 @@ def test_hand_computed_step():
     x, u = 1.0, 0.2  # score = −(0.1 + 1)/0.5 = −2.2
     assert sde.score_from_velocity(x, u, t) == pytest.approx(-2.2)
     f = 0.2 - 0.5 * 0.75**2 * (-2.2)  # 0.81875
-    assert sde.drift(x, u, t, g) == pytest.approx(0.81875)
-    expected = 1.0 - 0.81875 * 0.25 + 0.75 * math.sqrt(0.25) * 0.3
+    assert sde.drift(x, u, t, g) == pytest.approx(f) == pytest.approx(0.81875)
+    expected = 1.0 - f * 0.25 + 0.75 * math.sqrt(0.25) * 0.3
     assert sde.sde_step(x, u, t, tn, z, g) == pytest.approx(expected)
     assert sde.x0_estimate(x, u, t) == pytest.approx(0.9)
 

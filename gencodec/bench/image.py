@@ -13,6 +13,7 @@ case runs with TF32 matmuls off and on (`--tf32`).
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -88,44 +89,28 @@ def _param_count(module) -> int:
 # ---------------------------------------------------------------- one pass
 
 
-def _header(spec, rgb, mode: str):
-    from .. import container, models
-    from ..image import codec as C
-
-    return container.Header(
-        codec=C.INFO.id,
-        model=models.header_model(spec),
-        media=container.MEDIA_IMAGE,
-        width=rgb.shape[1],
-        height=rgb.shape[0],
-        params={C.P_MODE: C.MODES[mode]},
-    )
-
-
 def encode_case(sd, spec, rgb, mode: str, target_bytes: int | None, step_code: int | None = None) -> tuple[dict, bytes, np.ndarray]:
     """Encode as SDLatentCodec.encode does, with the model passed in; times VAE encode and coding apart."""
-    from .. import container
     from ..errors import InputError
     from ..image import codec as C
 
     codec = C.SDLatentCodec()
-    header = _header(spec, rgb, mode)
+    latent = "sample" if mode == "faithful" else "mean"
+    code = functools.partial(codec.code_latent, spec=spec, size=rgb.shape[:2], mode=mode, latent=latent)
     out: dict = {}
     with PeakMemory(sd.device) as mem:
         t0 = now(sd.device)
         z = codec.encode_latent(sd, rgb, sample=mode == "faithful")  # ends with .cpu(): synchronised
         t1 = now(sd.device)
-        if mode == "faithful":
-            data = container.pack(header, [(C.SEC_PALETTE, C.faithful_payload(z))])
-        elif step_code is not None:
-            data = codec._pack_improved(header, z, step_code)
+        if mode == "faithful" or step_code is not None:
+            data = code(z, step_code=step_code)
         else:
             out["target_bytes"] = target_bytes
             try:
-                data = codec._rate_control(header, z, target_bytes)
+                data = code(z, target_bytes=target_bytes)
                 out["target_met"] = True
             except InputError:  # target below the smallest file: take the coarsest step and say so
-                data = codec._pack_improved(header, z, C.STEP_CODE_RANGE[1])
+                data = code(z, step_code=C.STEP_CODE_RANGE[1])
                 out["target_met"] = False
         t2 = time.perf_counter()
     out.update(
@@ -141,10 +126,7 @@ def encode_case(sd, spec, rgb, mode: str, target_bytes: int | None, step_code: i
 
 def decode_case(sd, data: bytes) -> dict:
     """Decode as SDLatentCodec.decode does, with the model passed in; times parse, UNet steps and VAE decode."""
-    import torch
-
     from ..image import codec as C
-    from ..image import denoise, quantize
 
     codec = C.SDLatentCodec()
     unet = sd.unet
@@ -154,16 +136,9 @@ def decode_case(sd, data: bytes) -> dict:
         t0 = now(sd.device)
         c, z = codec.read(data)
         t1 = now(sd.device)
-        zt = torch.from_numpy(z)[None]
-        if c.header.params[C.P_MODE] == C.MODE_FAITHFUL:
-            zt = denoise.buehlmann_denoise(sd, zt, None)
-        else:
-            step = quantize.step_from_code(c.header.params.get(C.P_STEP, C.DEFAULT_IMPROVED_STEP_CODE))
-            zt = denoise.matched_denoise(sd, zt, step, 2)
+        zt = codec.denoise_latent(sd, c, z)
         t2 = now(sd.device)
-        img = sd.vae.decode(zt.to(sd.device, torch.float32)).sample[0]
-        rgb = ((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-        rgb = np.ascontiguousarray(rgb[: c.header.height, : c.header.width])
+        rgb = codec.render(sd, c, zt)
         t3 = now(sd.device)
     assert rgb.shape[:2] == (c.header.height, c.header.width)
     steps = list(unet.times)

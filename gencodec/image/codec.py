@@ -68,12 +68,17 @@ class SDLatentCodec:
         spec = models.resolve(model, INFO.family)
         sd = load_sd(spec, device)
         z = self.encode_latent(sd, rgb, sample=latent == "sample")
+        return self.code_latent(z, spec, rgb.shape[:2], mode=mode, latent=latent, target_bytes=target_bytes, step_code=step_code)
+
+    def code_latent(self, z: np.ndarray, spec, size: tuple[int, int], *, mode: str, latent: str,
+                    target_bytes: int | None = None, step_code: int | None = None) -> bytes:
+        """Latent → whole .gcodec file (the model-free half of encoding; benchmarks time it alone)."""
         header = container.Header(
             codec=INFO.id,
             model=models.header_model(spec),
             media=container.MEDIA_IMAGE,
-            width=rgb.shape[1],
-            height=rgb.shape[0],
+            width=size[1],
+            height=size[0],
             params={P_MODE: MODES[mode]},
         )
         if latent != ("sample" if mode == "faithful" else "mean"):
@@ -163,12 +168,20 @@ class SDLatentCodec:
         if models.force_tiny():
             spec = models.resolve(None, INFO.family)
         sd = load_sd(spec, device)
+        return self.render(sd, c, self.denoise_latent(sd, c, z, steps))
+
+    @torch.no_grad()
+    def denoise_latent(self, sd, c: container.Container, z: np.ndarray, steps: int | None = None) -> torch.Tensor:
+        """The few UNet steps: Bühlmann's PNDM schedule, or DDIM matched to the quantiser's error."""
         zt = torch.from_numpy(z)[None]
         if c.header.params[P_MODE] == MODE_FAITHFUL:
-            zt = denoise.buehlmann_denoise(sd, zt, steps)
-        else:
-            step = quantize.step_from_code(c.header.params.get(P_STEP, DEFAULT_IMPROVED_STEP_CODE))
-            zt = denoise.matched_denoise(sd, zt, step, 2 if steps is None else steps)
+            return denoise.buehlmann_denoise(sd, zt, steps)
+        step = quantize.step_from_code(c.header.params.get(P_STEP, DEFAULT_IMPROVED_STEP_CODE))
+        return denoise.matched_denoise(sd, zt, step, 2 if steps is None else steps)
+
+    @torch.no_grad()
+    def render(self, sd, c: container.Container, zt: torch.Tensor) -> np.ndarray:
+        """VAE decode, then crop the padding away: uint8 RGB of the original size."""
         img = sd.vae.decode(zt.to(sd.device, torch.float32)).sample[0]
         rgb = ((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         return np.ascontiguousarray(rgb[: c.header.height, : c.header.width])
