@@ -392,6 +392,21 @@ def decode_file(gcodec_file, progress=gr.Progress(track_tqdm=True)):
 # ---------------------------------------------------------------- layout
 
 
+def _bar_plot(y: str, title: str, y_title: str) -> gr.BarPlot:
+    """One bar per codec, ours highlighted."""
+    return gr.BarPlot(
+        x="codec",
+        y=y,
+        color="kind",
+        color_map={"ours": "#d97706", "baseline": "#64748b"},
+        title=title,
+        x_title="",
+        y_title=y_title,
+        sort=PLOT_ORDER,
+        height=260,
+    )
+
+
 def _plot_from_cache(payload):
     """Read a cached gr.BarPlot value back.
 
@@ -498,28 +513,8 @@ with gr.Blocks(title="gencodec — generative image compression", delete_cache=(
             elem_id="results-table",
         )
         with gr.Row():
-            out_bytes_plot = gr.BarPlot(
-                x="codec",
-                y="bytes",
-                color="kind",
-                color_map={"ours": "#d97706", "baseline": "#64748b"},
-                title="File size (bytes)",
-                x_title="",
-                y_title="bytes",
-                sort=PLOT_ORDER,
-                height=260,
-            )
-            out_psnr_plot = gr.BarPlot(
-                x="codec",
-                y="psnr",
-                color="kind",
-                color_map={"ours": "#d97706", "baseline": "#64748b"},
-                title="PSNR (dB, higher is closer to the original)",
-                x_title="",
-                y_title="PSNR (dB)",
-                sort=PLOT_ORDER,
-                height=260,
-            )
+            out_bytes_plot = _bar_plot("bytes", "File size (bytes)", "bytes")
+            out_psnr_plot = _bar_plot("psnr", "PSNR (dB, higher is closer to the original)", "PSNR (dB)")
         for plot in (out_bytes_plot, out_psnr_plot):
             plot.read_from_flag = _plot_from_cache
         out_gallery = gr.Gallery(

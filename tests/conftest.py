@@ -10,21 +10,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-
-def natural_image(h: int, w: int, seed: int = 0) -> np.ndarray:
-    """A deterministic image with smooth gradients, edges and mild texture (stands in for a photo)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    r = 128 + 90 * np.sin(xx / 37.0) * np.cos(yy / 53.0)
-    g = 60 + 150 * (yy / max(h - 1, 1))
-    b = 200 - 140 * (xx / max(w - 1, 1))
-    img = np.stack([r, g, b], 2)
-    cy, cx = h * 0.55, w * 0.4
-    disc = (yy - cy) ** 2 + (xx - cx) ** 2 < (min(h, w) * 0.22) ** 2
-    img[disc] = [230, 200, 40]
-    img[int(h * 0.1) : int(h * 0.3), int(w * 0.6) : int(w * 0.9)] = [20, 30, 160]
-    img += rng.normal(0, 6, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
+from gencodec.bench._common import synthetic_image as natural_image  # noqa: E402,F401  (a photo stand-in)
 
 
 @pytest.fixture(scope="session")
