@@ -364,7 +364,11 @@ def decode_file(gcodec_file, progress=gr.Progress(track_tqdm=True)):
                 ) from None
             raise
         if meta.get("media") != "image":
-            raise gr.Error(f"this app decodes image files; this file holds a {meta.get('media')}", print_exception=False)
+            raise gr.Error(
+                f"this app decodes image files; this file holds a {meta.get('media')} "
+                f"(decode it with: python -m gencodec decode FILE -o out.mp4)",
+                print_exception=False,
+            )
         limit = media.max_image_side()
         if meta["width"] > limit or meta["height"] > limit:
             raise gr.Error(

@@ -49,7 +49,7 @@ def _out_path(path: str, allowed: tuple[str, ...]) -> Path:
 
 def _encode_params(args) -> dict:
     params = {"model": args.model, "device": _device(args.device)}
-    for name in ("target_bytes", "mode", "latent"):
+    for name in ("target_bytes", "mode", "latent", "atoms", "codebook_size", "steps", "gop", "seed"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -70,11 +70,12 @@ def cmd_encode(args) -> None:
 
 def cmd_decode(args) -> None:
     import gencodec
-    from .media import image_to_png_bytes, write_atomic
+    from .media import image_to_png_bytes, video_to_mp4_bytes, write_atomic
 
     data = _read_input(args.input)
     meta = gencodec.info(data)
-    allowed = (".png",) if meta["media"] == "image" else (".mp4",)
+    video = meta["media"] == "video"
+    allowed = (".mp4",) if video else (".png",)
     out = _out_path(args.output, allowed)
     options = {"device": _device(args.device)}
     if args.steps is not None:
@@ -83,8 +84,8 @@ def cmd_decode(args) -> None:
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     result = gencodec.decode(data, **options)
-    write_atomic(out, image_to_png_bytes(result))
-    print(f"{out}: {result.shape[1]}×{result.shape[0]}", file=sys.stderr)
+    write_atomic(out, video_to_mp4_bytes(result, meta["fps"]) if video else image_to_png_bytes(result))
+    print(f"{out}: {result.shape[-2]}×{result.shape[-3]}" + (f", {len(result)} frames" if video else ""), file=sys.stderr)
 
 
 def cmd_info(args) -> None:
@@ -126,10 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--codec", choices=sorted(CODECS), default="sd-latent")
         model_opts(p)
         p.add_argument("--target-bytes", type=int, help="rate control: largest file ≤ N bytes (selects the improved mode)")
-        p.add_argument("--mode", choices=["faithful", "improved"], help="sd-latent: Bühlmann's pipeline or ours")
+        p.add_argument("--mode", choices=["faithful", "improved", "t2v"],
+                       help="sd-latent: faithful (Bühlmann) or improved (ours); gvc: t2v")
         p.add_argument("--latent", choices=["sample", "mean"], help="sd-latent: VAE posterior sample (seed 0) or mean")
+        p.add_argument("--atoms", type=int, help="gvc: atoms M per latent frame and step (default 64, 80 above 720p)")
+        p.add_argument("--codebook-size", type=int, help="gvc: codebook size K (default 16384)")
+        p.add_argument("--steps", type=int, help="gvc: sampling steps (default 20: 17 with atoms + 3 ODE)")
+        p.add_argument("--gop", type=int, help="gvc: frames per GOP, 4k+1 (default 33)")
+        p.add_argument("--seed", type=int, help="gvc: codebook and initial-noise seed (default 42)")
 
-    p = sub.add_parser("encode", help="compress an image into a .gcodec file")
+    p = sub.add_parser("encode", help="compress an image or a video into a .gcodec file")
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
     encode_opts(p)

@@ -35,6 +35,16 @@ CODECS: dict[str, CodecInfo] = {
         sections={1: "palette+indices (zlib)", 2: "latent (range coded)"},
         description="Stable Diffusion VAE latent, quantised and entropy coded; decoded with a few UNet steps",
     ),
+    "gvc": CodecInfo(
+        name="gvc",
+        id=1,
+        family="wan-t2v",
+        media="video",
+        implementation="gencodec.video.gvc:GVCCodec",
+        params={0: "mode", 1: "codebook_size", 2: "atoms", 3: "steps", 4: "ode_tail", 5: "gop", 6: "seed", 7: "shift_x100", 8: "g_x100"},
+        sections={1: "atom indices and signs"},
+        description="Wan 2.1 stochastic sampler steered by seeded codebook atoms (GVCC); the file is atom indices",
+    ),
 }
 _BY_ID = {c.id: c for c in CODECS.values()}
 

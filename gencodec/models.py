@@ -15,6 +15,7 @@ from pathlib import Path
 from .errors import ModelUnavailableError
 
 FAMILY_SD = "sd"
+FAMILY_WAN_T2V = "wan-t2v"
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,13 @@ _SD_FILES = (
 REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("sd-v1-4", 0, FAMILY_SD, "CompVis/stable-diffusion-v1-4", "Stable Diffusion v1.4 (Bühlmann 2022)", _SD_FILES),
     ModelSpec("tiny-sd", 1, FAMILY_SD, None, "tiny random SD (offline tests and demos)"),
+    ModelSpec("wan2.1-t2v-1.3b", 2, FAMILY_WAN_T2V, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "Wan 2.1 text-to-video 1.3B"),
+    ModelSpec("tiny-wan-t2v", 3, FAMILY_WAN_T2V, None, "tiny random Wan T2V (offline tests and demos)"),
 )
 _BY_ID = {m.id: m for m in REGISTRY}
 _BY_INDEX = {m.index: m for m in REGISTRY}
-DEFAULT_MODEL = {FAMILY_SD: "sd-v1-4"}
-TINY_MODEL = {FAMILY_SD: "tiny-sd"}
+DEFAULT_MODEL = {FAMILY_SD: "sd-v1-4", FAMILY_WAN_T2V: "wan2.1-t2v-1.3b"}
+TINY_MODEL = {FAMILY_SD: "tiny-sd", FAMILY_WAN_T2V: "tiny-wan-t2v"}
 
 
 def force_tiny() -> bool:

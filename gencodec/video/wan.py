@@ -1,0 +1,148 @@
+"""Wan 2.1 components for the video codecs: real checkpoints, local folders and tiny offline twins.
+
+The codec needs the VAE (video ↔ normalised latent), the transformer (velocity u ≈ ε − x0) and the
+empty-prompt text embedding (GVC codes without CFG and without a prompt). VAE in float32, the
+transformer in bf16 on GPU, as Wan's own pipelines do.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .. import models
+from ..image.sd import default_device
+
+TEMPORAL_FACTOR = 4
+SPATIAL_FACTOR = 8
+PATCH = 2  # transformer patch: latent sides must be even, so pixels are padded to multiples of 16
+MAX_TEXT_TOKENS = 512
+TINY_SEED = 20250226
+
+_TINY_VAE = dict(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True])
+_TINY_TRANSFORMER = dict(
+    patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16, text_dim=32,
+    freq_dim=256, ffn_dim=32, num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+)
+_TINY_TEXT = dict(d_model=32, d_ff=37, d_kv=8, num_heads=4, num_layers=2, vocab_size=514, feed_forward_proj="relu",
+                  pad_token_id=513, eos_token_id=513, decoder_start_token_id=0)
+
+
+@dataclass
+class WanModel:
+    name: str
+    vae: torch.nn.Module
+    transformer: torch.nn.Module
+    text_encoder: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    dtype: torch.dtype  # transformer dtype
+    _prompts: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def max_text_tokens(self) -> int:
+        return min(MAX_TEXT_TOKENS, getattr(self.tokenizer, "model_max_length", MAX_TEXT_TOKENS))
+
+    @torch.no_grad()
+    def prompt_embedding(self, prompt: str = "") -> torch.Tensor:
+        """T5 embedding trimmed to the prompt's tokens and zero-padded, as Wan's pipelines build it."""
+        with self._lock:
+            if prompt not in self._prompts:
+                n = self.max_text_tokens
+                tok = self.tokenizer([prompt], padding="max_length", max_length=n, truncation=True,
+                                     add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+                ids, mask = tok.input_ids.to(self.device), tok.attention_mask.to(self.device)
+                emb = self.text_encoder(ids, mask).last_hidden_state
+                length = int(mask.sum())
+                out = torch.zeros_like(emb)
+                out[:, :length] = emb[:, :length]
+                self._prompts[prompt] = out.to(self.dtype)
+            return self._prompts[prompt]
+
+    def _stats(self):
+        c = self.vae.config
+        mean = torch.tensor(c.latents_mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1, 1)
+        std = torch.tensor(c.latents_std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1, 1)
+        return mean, std
+
+    @torch.no_grad()
+    def encode_video(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (T, H, W, 3), T = 4k+1 → normalised latent (C, 1+(T−1)/4, H/8, W/8), posterior mean."""
+        x = torch.from_numpy(np.array(frames)).to(self.device).permute(3, 0, 1, 2)[None].float().div(127.5).sub(1.0)
+        z = self.vae.encode(x).latent_dist.mode()
+        mean, std = self._stats()
+        return ((z - mean) / std)[0].float()
+
+    @torch.no_grad()
+    def decode_latent(self, z: torch.Tensor) -> np.ndarray:
+        """Normalised latent (C, F, h, w) → uint8 frames (T, H, W, 3)."""
+        mean, std = self._stats()
+        x = self.vae.decode(z[None].to(self.device, torch.float32) * std + mean).sample[0]
+        return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
+
+    @torch.no_grad()
+    def velocity(self, z: torch.Tensor, t: float, prompt: str = "") -> torch.Tensor:
+        """u(x_t, t) for a latent (C, F, h, w); timesteps go to Wan as t·1000."""
+        emb = self.prompt_embedding(prompt)
+        out = self.transformer(
+            hidden_states=z[None].to(self.device, self.dtype),
+            timestep=torch.tensor([t * 1000.0], device=self.device),
+            encoder_hidden_states=emb,
+            return_dict=False,
+        )[0]
+        return out[0].to(z.dtype)
+
+
+def build_tiny_t2v() -> tuple:
+    """diffusers' own Wan test configs, weights from a seeded CPU generator, the byte-level tokenizer."""
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+    from transformers import CLIPTokenizer, T5Config, T5EncoderModel
+
+    vae = AutoencoderKLWan(**_TINY_VAE)
+    transformer = WanTransformer3DModel(**_TINY_TRANSFORMER)
+    text_encoder = T5EncoderModel(T5Config(**_TINY_TEXT))
+    for i, module in enumerate((vae, transformer, text_encoder)):
+        models.seeded_fill_(module, TINY_SEED + i)
+    tokenizer = CLIPTokenizer(vocab=models.byte_level_vocab(), merges=[], model_max_length=16)
+    return vae, transformer, text_encoder, tokenizer
+
+
+def _load_pretrained(source: str) -> tuple:
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+    from transformers import AutoTokenizer, UMT5EncoderModel
+
+    return (
+        models.load_component(AutoencoderKLWan, source, "vae"),
+        models.load_component(WanTransformer3DModel, source, "transformer"),
+        models.load_component(UMT5EncoderModel, source, "text_encoder"),
+        models.load_component(AutoTokenizer, source, "tokenizer"),
+    )
+
+
+def _place(name, vae, transformer, text_encoder, tokenizer, device) -> WanModel:
+    device = torch.device(device)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    vae = vae.to(device=device, dtype=torch.float32).eval()
+    transformer = transformer.to(device=device, dtype=dtype).eval()
+    text_encoder = text_encoder.to(device=device, dtype=dtype).eval()
+    for module in (vae, transformer, text_encoder):
+        module.requires_grad_(False)
+    return WanModel(name, vae, transformer, text_encoder, tokenizer, device, dtype)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_cached(key: str, tiny: bool, device: str) -> WanModel:
+    parts = build_tiny_t2v() if tiny else _load_pretrained(key)
+    return _place(key, *parts, device)
+
+
+def load_wan(model: models.ModelSpec | str, device=None) -> WanModel:
+    device = str(torch.device(device) if device is not None else default_device())
+    if isinstance(model, models.ModelSpec):
+        return _load_cached(model.repo or model.id, model.tiny, device)
+    return _load_cached(model, False, device)
