@@ -49,10 +49,12 @@ def _out_path(path: str, allowed: tuple[str, ...]) -> Path:
 
 def _encode_params(args) -> dict:
     params = {"model": args.model, "device": _device(args.device)}
-    for name in ("target_bytes", "mode", "latent", "atoms", "codebook_size", "steps", "gop", "seed"):
+    for name in ("target_bytes", "mode", "latent", "atoms", "codebook_size", "steps", "gop", "seed", "tail_atoms"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
+    if getattr(args, "tail_residual", False):
+        params["tail_residual"] = True
     return params
 
 
@@ -127,14 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--codec", choices=sorted(CODECS), default="sd-latent")
         model_opts(p)
         p.add_argument("--target-bytes", type=int, help="rate control: largest file ≤ N bytes (selects the improved mode)")
-        p.add_argument("--mode", choices=["faithful", "improved", "t2v"],
-                       help="sd-latent: faithful (Bühlmann) or improved (ours); gvc: t2v")
+        p.add_argument("--mode", choices=["faithful", "improved", "t2v", "i2v"],
+                       help="sd-latent: faithful (Bühlmann) or improved (ours); gvc: t2v or i2v")
         p.add_argument("--latent", choices=["sample", "mean"], help="sd-latent: VAE posterior sample (seed 0) or mean")
         p.add_argument("--atoms", type=int, help="gvc: atoms M per latent frame and step (default 64, 80 above 720p)")
         p.add_argument("--codebook-size", type=int, help="gvc: codebook size K (default 16384)")
         p.add_argument("--steps", type=int, help="gvc: sampling steps (default 20: 17 with atoms + 3 ODE)")
         p.add_argument("--gop", type=int, help="gvc: frames per GOP, 4k+1 (default 33)")
         p.add_argument("--seed", type=int, help="gvc: codebook and initial-noise seed (default 42)")
+        p.add_argument("--tail-atoms", type=int, help="gvc i2v: atoms on the last 2 latent frames (default 128)")
+        p.add_argument("--tail-residual", action="store_true", help="gvc i2v: send an 8-bit residual of the last latent frame")
 
     p = sub.add_parser("encode", help="compress an image or a video into a .gcodec file")
     p.add_argument("input")

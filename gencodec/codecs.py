@@ -41,8 +41,9 @@ CODECS: dict[str, CodecInfo] = {
         family="wan-t2v",
         media="video",
         implementation="gencodec.video.gvc:GVCCodec",
-        params={0: "mode", 1: "codebook_size", 2: "atoms", 3: "steps", 4: "ode_tail", 5: "gop", 6: "seed", 7: "shift_x100", 8: "g_x100"},
-        sections={1: "atom indices and signs"},
+        params={0: "mode", 1: "codebook_size", 2: "atoms", 3: "steps", 4: "ode_tail", 5: "gop", 6: "seed", 7: "shift_x100",
+                8: "g_x100", 9: "tail_atoms", 10: "tail_residual"},
+        sections={1: "atom indices and signs", 2: "reference frame (sd-latent .gcodec)", 3: "tail latent residuals"},
         description="Wan 2.1 stochastic sampler steered by seeded codebook atoms (GVCC); the file is atom indices",
     ),
 }

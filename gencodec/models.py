@@ -16,6 +16,7 @@ from .errors import ModelUnavailableError
 
 FAMILY_SD = "sd"
 FAMILY_WAN_T2V = "wan-t2v"
+FAMILY_WAN_I2V = "wan-i2v"
 
 
 @dataclass(frozen=True)
@@ -52,11 +53,13 @@ REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("tiny-sd", 1, FAMILY_SD, None, "tiny random SD (offline tests and demos)"),
     ModelSpec("wan2.1-t2v-1.3b", 2, FAMILY_WAN_T2V, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "Wan 2.1 text-to-video 1.3B"),
     ModelSpec("tiny-wan-t2v", 3, FAMILY_WAN_T2V, None, "tiny random Wan T2V (offline tests and demos)"),
+    ModelSpec("wan2.1-i2v-14b-480p", 4, FAMILY_WAN_I2V, "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan 2.1 image-to-video 14B, 480p"),
+    ModelSpec("tiny-wan-i2v", 5, FAMILY_WAN_I2V, None, "tiny random Wan I2V (offline tests and demos)"),
 )
 _BY_ID = {m.id: m for m in REGISTRY}
 _BY_INDEX = {m.index: m for m in REGISTRY}
-DEFAULT_MODEL = {FAMILY_SD: "sd-v1-4", FAMILY_WAN_T2V: "wan2.1-t2v-1.3b"}
-TINY_MODEL = {FAMILY_SD: "tiny-sd", FAMILY_WAN_T2V: "tiny-wan-t2v"}
+DEFAULT_MODEL = {FAMILY_SD: "sd-v1-4", FAMILY_WAN_T2V: "wan2.1-t2v-1.3b", FAMILY_WAN_I2V: "wan2.1-i2v-14b-480p"}
+TINY_MODEL = {FAMILY_SD: "tiny-sd", FAMILY_WAN_T2V: "tiny-wan-t2v", FAMILY_WAN_I2V: "tiny-wan-i2v"}
 
 
 def force_tiny() -> bool:

@@ -81,7 +81,9 @@ def test_bad_parameters_are_clear_errors(frames):
     with pytest.raises(InputError, match="between 1 and K"):
         gencodec.encode(frames, **{**SMALL, "atoms": 300})
     with pytest.raises(InputError, match="not available in this version"):
-        gencodec.encode(frames, **{**SMALL, "mode": "i2v"})
+        gencodec.encode(frames, **{**SMALL, "mode": "flf2v"})
+    with pytest.raises(InputError, match="apply to the i2v mode"):
+        gencodec.encode(frames, **SMALL, tail_residual=True)
     with pytest.raises(InputError, match="not used by gvc"):
         gencodec.encode(frames, **SMALL, target_bytes=100)
 
@@ -130,3 +132,45 @@ def test_cli_video_round_trip(tmp_path, frames, capsys):
     assert video.shape == (12, 48, 72, 3) and fps == 24.0
     assert cli.main(["decode", str(out), "-o", str(tmp_path / "x.png")]) == 2
     assert "must end in .mp4" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ I2V
+
+I2V = dict(SMALL, mode="i2v", tail_atoms=16)
+
+
+@pytest.fixture(scope="module")
+def i2v_file(frames):
+    return gencodec.encode(frames[:17], fps=24, **I2V)
+
+
+def test_i2v_round_trip_and_determinism(i2v_file, frames):
+    out = gencodec.decode(i2v_file)
+    assert out.shape == (17, 48, 72, 3)
+    assert gencodec.encode(frames[:17], fps=24, **I2V) == i2v_file
+
+
+def test_i2v_counts_the_reference_frame_and_shares_gop_boundaries(i2v_file):
+    meta = gencodec.info(i2v_file)
+    names = [s["name"] for s in meta["sections"]]
+    assert names == ["atom indices and signs", "reference frame (sd-latent .gcodec)"]
+    ref = container.unpack(i2v_file).section(gvc.SEC_REF)
+    assert gencodec.info(ref)["codec"] == "sd-latent" and gencodec.decode(ref).shape == (48, 72, 3)
+    # 17 frames = 2 GOPs of 9 sharing frame 8; 3 latent frames: 1 with M atoms, the last 2 with M_tail
+    assert meta["sections"][0]["bytes"] == codebook.payload_bytes(256, [8, 16, 16] * (2 * 17))
+    assert sum(s["bytes"] for s in meta["sections"]) < meta["total_bytes"] == len(i2v_file)
+
+
+def test_tail_residual_pins_the_last_latent_frame(frames, wan):
+    wan_i2v = load_wan(models.resolve("tiny", "wan-i2v"), "cpu")
+    codec = gvc.GVCCodec()
+    clip = frames[:9]
+    target = codec.target_latents(clip, wan_i2v, 9, mode="i2v")[0]
+    errs = {}
+    for flag in (False, True):
+        data = gencodec.encode(clip, **I2V, tail_residual=flag or None)
+        z = codec.decode_latents(data, wan_i2v)[0]
+        errs[flag] = float(((z[-1] - target[-1]) ** 2).mean())
+    peak = float(target[-1].abs().max())
+    assert errs[True] < 0.01 * errs[False]
+    assert errs[True] <= (2 * peak / 127) ** 2  # within the 8-bit quantiser's error

@@ -41,6 +41,8 @@ class WanModel:
     tokenizer: object
     device: torch.device
     dtype: torch.dtype  # transformer dtype
+    image_encoder: torch.nn.Module | None = None  # CLIP vision tower of the real I2V models
+    image_processor: object | None = None
     _prompts: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -85,64 +87,108 @@ class WanModel:
         x = self.vae.decode(z[None].to(self.device, torch.float32) * std + mean).sample[0]
         return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
 
+    @property
+    def image_conditioned(self) -> bool:
+        return self.transformer.config.in_channels > self.vae.config.z_dim
+
     @torch.no_grad()
-    def velocity(self, z: torch.Tensor, t: float, prompt: str = "") -> torch.Tensor:
-        """u(x_t, t) for a latent (C, F, h, w); timesteps go to Wan as t·1000."""
+    def i2v_condition(self, first: np.ndarray, frames: int) -> dict:
+        """What Wan I2V is conditioned on: mask + VAE latent of [first frame, zeros…] (and CLIP features).
+
+        Mirrors WanImageToVideoPipeline: the mask is 1 on the known frame (repeated over the VAE's 4-frame
+        groups) and the condition latent is normalised like the target.
+        """
+        h, w = first.shape[:2]
+        x = torch.zeros(1, 3, frames, h, w, device=self.device)
+        x[:, :, 0] = torch.from_numpy(np.array(first)).to(self.device).permute(2, 0, 1).float().div(127.5).sub(1.0)
+        mean, std = self._stats()
+        lat = (self.vae.encode(x).latent_dist.mode() - mean) / std
+        lh, lw = lat.shape[-2:]
+        mask = torch.zeros(1, 1, frames, lh, lw, device=self.device)
+        mask[:, :, 0] = 1
+        mask = torch.cat([mask[:, :, :1].repeat_interleave(TEMPORAL_FACTOR, dim=2), mask[:, :, 1:]], dim=2)
+        mask = mask.view(1, -1, TEMPORAL_FACTOR, lh, lw).transpose(1, 2)
+        out = {"condition": torch.cat([mask, lat], dim=1)[0].float()}
+        if self.image_encoder is not None:
+            pixels = self.image_processor(images=first, return_tensors="pt").pixel_values.to(self.device, self.dtype)
+            out["image_embeds"] = self.image_encoder(pixel_values=pixels, output_hidden_states=True).hidden_states[-2]
+        return out
+
+    @torch.no_grad()
+    def velocity(self, z: torch.Tensor, t: float, prompt: str = "", condition: dict | None = None) -> torch.Tensor:
+        """u(x_t, t) for a latent (C, F, h, w); timesteps go to Wan as t·1000; I2V adds its condition channels."""
         emb = self.prompt_embedding(prompt)
+        hidden = z[None].to(self.device, torch.float32)
+        extra = {}
+        if condition is not None:
+            hidden = torch.cat([hidden, condition["condition"][None].to(self.device)], dim=1)
+            if "image_embeds" in condition:
+                extra["encoder_hidden_states_image"] = condition["image_embeds"]
         out = self.transformer(
-            hidden_states=z[None].to(self.device, self.dtype),
+            hidden_states=hidden.to(self.dtype),
             timestep=torch.tensor([t * 1000.0], device=self.device),
             encoder_hidden_states=emb,
             return_dict=False,
+            **extra,
         )[0]
         return out[0].to(z.dtype)
 
 
-def build_tiny_t2v() -> tuple:
-    """diffusers' own Wan test configs, weights from a seeded CPU generator, the byte-level tokenizer."""
+def build_tiny(image_conditioned: bool = False) -> tuple:
+    """diffusers' own Wan test configs (I2V: 36 input channels, no CLIP), seeded weights, byte-level tokenizer."""
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
     from transformers import CLIPTokenizer, T5Config, T5EncoderModel
 
     vae = AutoencoderKLWan(**_TINY_VAE)
-    transformer = WanTransformer3DModel(**_TINY_TRANSFORMER)
+    transformer = WanTransformer3DModel(**{**_TINY_TRANSFORMER, "in_channels": 36 if image_conditioned else 16})
     text_encoder = T5EncoderModel(T5Config(**_TINY_TEXT))
     for i, module in enumerate((vae, transformer, text_encoder)):
-        models.seeded_fill_(module, TINY_SEED + i)
+        models.seeded_fill_(module, TINY_SEED + i + (10 if image_conditioned and module is transformer else 0))
     tokenizer = CLIPTokenizer(vocab=models.byte_level_vocab(), merges=[], model_max_length=16)
-    return vae, transformer, text_encoder, tokenizer
+    return vae, transformer, text_encoder, tokenizer, None, None
 
 
 def _load_pretrained(source: str) -> tuple:
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
-    from transformers import AutoTokenizer, UMT5EncoderModel
+    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPVisionModel, UMT5EncoderModel
 
+    transformer = models.load_component(WanTransformer3DModel, source, "transformer")
+    image_encoder = image_processor = None
+    if transformer.config.image_dim:  # Wan 2.1 I2V/FLF2V also read CLIP image features
+        image_encoder = models.load_component(CLIPVisionModel, source, "image_encoder")
+        image_processor = models.load_component(CLIPImageProcessor, source, "image_processor")
     return (
         models.load_component(AutoencoderKLWan, source, "vae"),
-        models.load_component(WanTransformer3DModel, source, "transformer"),
+        transformer,
         models.load_component(UMT5EncoderModel, source, "text_encoder"),
         models.load_component(AutoTokenizer, source, "tokenizer"),
+        image_encoder,
+        image_processor,
     )
 
 
-def _place(name, vae, transformer, text_encoder, tokenizer, device) -> WanModel:
+def _place(name, vae, transformer, text_encoder, tokenizer, image_encoder, image_processor, device) -> WanModel:
     device = torch.device(device)
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     vae = vae.to(device=device, dtype=torch.float32).eval()
     transformer = transformer.to(device=device, dtype=dtype).eval()
     text_encoder = text_encoder.to(device=device, dtype=dtype).eval()
-    for module in (vae, transformer, text_encoder):
-        module.requires_grad_(False)
-    return WanModel(name, vae, transformer, text_encoder, tokenizer, device, dtype)
+    if image_encoder is not None:
+        image_encoder = image_encoder.to(device=device, dtype=dtype).eval()
+    for module in (vae, transformer, text_encoder, image_encoder):
+        if module is not None:
+            module.requires_grad_(False)
+    return WanModel(name, vae, transformer, text_encoder, tokenizer, device, dtype, image_encoder, image_processor)
 
 
 @functools.lru_cache(maxsize=2)
-def _load_cached(key: str, tiny: bool, device: str) -> WanModel:
-    parts = build_tiny_t2v() if tiny else _load_pretrained(key)
+def _load_cached(key: str, tiny_family: str | None, device: str) -> WanModel:
+    parts = build_tiny(tiny_family == models.FAMILY_WAN_I2V) if tiny_family else _load_pretrained(key)
     return _place(key, *parts, device)
 
 
 def load_wan(model: models.ModelSpec | str, device=None) -> WanModel:
     device = str(torch.device(device) if device is not None else default_device())
     if isinstance(model, models.ModelSpec):
-        return _load_cached(model.repo or model.id, model.tiny, device)
-    return _load_cached(model, False, device)
+        return _load_cached(model.repo or model.id, model.family if model.tiny else None, device)
+    return _load_cached(model, None, device)
