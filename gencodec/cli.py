@@ -129,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--codec", choices=sorted(CODECS), default="sd-latent")
         model_opts(p)
         p.add_argument("--target-bytes", type=int, help="rate control: largest file ≤ N bytes (selects the improved mode)")
-        p.add_argument("--mode", choices=["faithful", "improved", "t2v", "i2v"],
-                       help="sd-latent: faithful (Bühlmann) or improved (ours); gvc: t2v or i2v")
+        p.add_argument("--mode", choices=["faithful", "improved", "t2v", "i2v", "flf2v"],
+                       help="sd-latent: faithful (Bühlmann) or improved (ours); gvc: t2v, i2v or flf2v")
         p.add_argument("--latent", choices=["sample", "mean"], help="sd-latent: VAE posterior sample (seed 0) or mean")
         p.add_argument("--atoms", type=int, help="gvc: atoms M per latent frame and step (default 64, 80 above 720p)")
         p.add_argument("--codebook-size", type=int, help="gvc: codebook size K (default 16384)")

@@ -43,7 +43,7 @@ CODECS: dict[str, CodecInfo] = {
         implementation="gencodec.video.gvc:GVCCodec",
         params={0: "mode", 1: "codebook_size", 2: "atoms", 3: "steps", 4: "ode_tail", 5: "gop", 6: "seed", 7: "shift_x100",
                 8: "g_x100", 9: "tail_atoms", 10: "tail_residual"},
-        sections={1: "atom indices and signs", 2: "reference frame (sd-latent .gcodec)", 3: "tail latent residuals"},
+        sections={1: "atom indices and signs", 2: "reference frames (sd-latent .gcodec files)", 3: "tail latent residuals"},
         description="Wan 2.1 stochastic sampler steered by seeded codebook atoms (GVCC); the file is atom indices",
     ),
 }

@@ -17,6 +17,7 @@ from .errors import ModelUnavailableError
 FAMILY_SD = "sd"
 FAMILY_WAN_T2V = "wan-t2v"
 FAMILY_WAN_I2V = "wan-i2v"
+FAMILY_WAN_FLF2V = "wan-flf2v"
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,15 @@ REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("tiny-wan-t2v", 3, FAMILY_WAN_T2V, None, "tiny random Wan T2V (offline tests and demos)"),
     ModelSpec("wan2.1-i2v-14b-480p", 4, FAMILY_WAN_I2V, "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan 2.1 image-to-video 14B, 480p"),
     ModelSpec("tiny-wan-i2v", 5, FAMILY_WAN_I2V, None, "tiny random Wan I2V (offline tests and demos)"),
+    ModelSpec("wan2.1-flf2v-14b-720p", 6, FAMILY_WAN_FLF2V, "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", "Wan 2.1 first-last-frame 14B, 720p"),
+    ModelSpec("tiny-wan-flf2v", 7, FAMILY_WAN_FLF2V, None, "tiny random Wan FLF2V (offline tests and demos)"),
 )
 _BY_ID = {m.id: m for m in REGISTRY}
 _BY_INDEX = {m.index: m for m in REGISTRY}
-DEFAULT_MODEL = {FAMILY_SD: "sd-v1-4", FAMILY_WAN_T2V: "wan2.1-t2v-1.3b", FAMILY_WAN_I2V: "wan2.1-i2v-14b-480p"}
-TINY_MODEL = {FAMILY_SD: "tiny-sd", FAMILY_WAN_T2V: "tiny-wan-t2v", FAMILY_WAN_I2V: "tiny-wan-i2v"}
+DEFAULT_MODEL = {FAMILY_SD: "sd-v1-4", FAMILY_WAN_T2V: "wan2.1-t2v-1.3b", FAMILY_WAN_I2V: "wan2.1-i2v-14b-480p",
+                 FAMILY_WAN_FLF2V: "wan2.1-flf2v-14b-720p"}
+TINY_MODEL = {FAMILY_SD: "tiny-sd", FAMILY_WAN_T2V: "tiny-wan-t2v", FAMILY_WAN_I2V: "tiny-wan-i2v",
+              FAMILY_WAN_FLF2V: "tiny-wan-flf2v"}
 
 
 def force_tiny() -> bool:

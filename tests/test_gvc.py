@@ -81,7 +81,7 @@ def test_bad_parameters_are_clear_errors(frames):
     with pytest.raises(InputError, match="between 1 and K"):
         gencodec.encode(frames, **{**SMALL, "atoms": 300})
     with pytest.raises(InputError, match="not available in this version"):
-        gencodec.encode(frames, **{**SMALL, "mode": "flf2v"})
+        gencodec.encode(frames, **{**SMALL, "mode": "v2v"})
     with pytest.raises(InputError, match="apply to the i2v mode"):
         gencodec.encode(frames, **SMALL, tail_residual=True)
     with pytest.raises(InputError, match="not used by gvc"):
@@ -153,8 +153,8 @@ def test_i2v_round_trip_and_determinism(i2v_file, frames):
 def test_i2v_counts_the_reference_frame_and_shares_gop_boundaries(i2v_file):
     meta = gencodec.info(i2v_file)
     names = [s["name"] for s in meta["sections"]]
-    assert names == ["atom indices and signs", "reference frame (sd-latent .gcodec)"]
-    ref = container.unpack(i2v_file).section(gvc.SEC_REF)
+    assert names == ["atom indices and signs", "reference frames (sd-latent .gcodec files)"]
+    (ref,) = gvc._unpack_blobs(container.unpack(i2v_file).section(gvc.SEC_REF), 1)
     assert gencodec.info(ref)["codec"] == "sd-latent" and gencodec.decode(ref).shape == (48, 72, 3)
     # 17 frames = 2 GOPs of 9 sharing frame 8; 3 latent frames: 1 with M atoms, the last 2 with M_tail
     assert meta["sections"][0]["bytes"] == codebook.payload_bytes(256, [8, 16, 16] * (2 * 17))
@@ -174,3 +174,20 @@ def test_tail_residual_pins_the_last_latent_frame(frames, wan):
     peak = float(target[-1].abs().max())
     assert errs[True] < 0.01 * errs[False]
     assert errs[True] <= (2 * peak / 127) ** 2  # within the 8-bit quantiser's error
+
+
+# ------------------------------------------------------------------ FLF2V
+
+
+def test_flf2v_codes_every_boundary_frame_once(frames):
+    data = gencodec.encode(frames[:17], fps=24, **dict(SMALL, mode="flf2v"))
+    meta = gencodec.info(data)
+    assert meta["mode"] == "flf2v"
+    refs = gvc._unpack_blobs(container.unpack(data).section(gvc.SEC_REF), 3)  # 2 GOPs: frames 0, 8, 16
+    assert all(gencodec.info(r)["codec"] == "sd-latent" for r in refs)
+    assert meta["sections"][0]["bytes"] == codebook.payload_bytes(256, [8] * (2 * 17 * 3))
+    out = gencodec.decode(data)
+    assert out.shape == (17, 48, 72, 3)
+    assert gencodec.encode(frames[:17], fps=24, **dict(SMALL, mode="flf2v")) == data
+    with pytest.raises(InputError, match="apply to the i2v mode"):
+        gencodec.encode(frames[:17], **dict(SMALL, mode="flf2v"), tail_atoms=4)

@@ -8,7 +8,9 @@ file holds only the index sets (⌈log2 C(K,M)⌉ + M bits per frame-step). The 
 Modes: T2V (indices only; GOPs of 33 frames side by side) and I2V (the first frame is coded with our
 image codec, inside the file and counted; GOP k starts from the decoded last frame of GOP k−1, so
 GOPs share boundary frames and N GOPs cover 32N+1 frames; the last two latent frames get M_tail atoms;
-an optional 8-bit residual of the last latent frame corrects the hand-over). Empty prompt, no CFG.
+an optional 8-bit residual of the last latent frame corrects the hand-over) and FLF2V (the first and
+last frame of every GOP are coded as images and counted, boundary frames shared: N GOPs, N+1 images,
+32N+1 frames). Empty prompt, no CFG.
 Frames are padded to a multiple of 16 pixels and the last GOP repeats the last frame; both are cropped.
 """
 
@@ -25,8 +27,8 @@ from . import sampler, sde
 from .wan import PATCH, SPATIAL_FACTOR, TEMPORAL_FACTOR, load_wan
 
 INFO = by_name("gvc")
-MODES = {"t2v": 0, "i2v": 1}
-FAMILIES = {0: models.FAMILY_WAN_T2V, 1: models.FAMILY_WAN_I2V}
+MODES = {"t2v": 0, "i2v": 1, "flf2v": 2}
+FAMILIES = {0: models.FAMILY_WAN_T2V, 1: models.FAMILY_WAN_I2V, 2: models.FAMILY_WAN_FLF2V}
 SEC_ATOMS, SEC_REF, SEC_TAIL = 1, 2, 3
 # header keys; a value equal to its default is not stored
 P_MODE, P_K, P_M, P_STEPS, P_TAIL, P_GOP, P_SEED, P_SHIFT, P_G, P_TAIL_M, P_TAIL_RES = range(11)
@@ -86,11 +88,12 @@ class GVCCodec:
     def _layout(s: dict, n_frames: int) -> tuple[int, int, int]:
         """(latent frames per GOP, GOP stride in frames, number of GOPs)."""
         lat = (s["gop"] - 1) // TEMPORAL_FACTOR + 1
-        stride = s["gop"] - 1 if s["mode"] == MODES["i2v"] else s["gop"]
+        stride = s["gop"] if s["mode"] == MODES["t2v"] else s["gop"] - 1  # I2V/FLF2V share boundary frames
         n_gops = max(1, -(-(n_frames - (s["gop"] - stride)) // stride))
         return lat, stride, n_gops
 
-    def _atoms_per_frame(self, s: dict, lat: int) -> list[int]:
+    @staticmethod
+    def _atoms_per_frame(s: dict, lat: int) -> list[int]:
         if s["mode"] == MODES["i2v"]:
             tail = min(TAIL_LATENT_FRAMES, lat - 1)
             return [s["M"]] * (lat - tail) + [s["tail_atoms"]] * tail
@@ -121,7 +124,7 @@ class GVCCodec:
         mode = mode or "t2v"
         if mode not in MODES:
             raise InputError(f"gvc mode '{mode}' is not available in this version (available: {', '.join(MODES)})")
-        if mode == "t2v" and (tail_atoms is not None or tail_residual):
+        if mode != "i2v" and (tail_atoms is not None or tail_residual):
             raise InputError("--tail-atoms and --tail-residual apply to the i2v mode")
         frames, fps = self._load(video, fps)
         n, h, w = frames.shape[:3]
@@ -140,16 +143,21 @@ class GVCCodec:
             width=w, height=h, frames=n, fps_milli=int(round(fps * 1000)), params=params,
         )
         sections = []
-        ref = None
-        if s["mode"] == MODES["i2v"]:
-            ref_file = self._code_reference(frames[0], spec, device)
-            sections.append((SEC_REF, ref_file))
-            ref = _decode_reference(ref_file, device)
-        selections, tails, _ = self._run_gops(wan, s, n, ref, frames=frames)
+        refs = None
+        if s["mode"] != MODES["t2v"]:
+            ref_files = [self._code_reference(frames[min(i, n - 1)], spec, device) for i in self._reference_frames(s, n)]
+            sections.append((SEC_REF, _pack_blobs(ref_files)))
+            refs = [_decode_reference(f, device) for f in ref_files]
+        selections, tails, _ = self._run_gops(wan, s, n, refs, frames=frames)
         sections.insert(0, (SEC_ATOMS, codebook.pack_selections(selections, s["K"])))
         if s["tail_residual"]:
             sections.append((SEC_TAIL, _pack_blobs(tails)))
         return container.pack(header, sections)
+
+    def _reference_frames(self, s: dict, n_frames: int) -> list[int]:
+        """Source frames coded as images: I2V the first; FLF2V every GOP boundary (N GOPs → N+1 frames)."""
+        _, stride, n_gops = self._layout(s, n_frames)
+        return [0] if s["mode"] == MODES["i2v"] else [g * stride for g in range(n_gops + 1)]
 
     @staticmethod
     def _code_reference(first: np.ndarray, video_spec, device) -> bytes:
@@ -191,7 +199,7 @@ class GVCCodec:
 
     # ------------------------------------------------------------ the GOP loop (encoder and decoder)
 
-    def _run_gops(self, wan, s: dict, n_frames: int, ref: np.ndarray | None, *, frames=None, selections=None, tails=None,
+    def _run_gops(self, wan, s: dict, n_frames: int, refs: list[np.ndarray] | None, *, frames=None, selections=None, tails=None,
                   height: int | None = None, width: int | None = None):
         """Encode (frames given) or decode (selections given) every GOP; returns (selections, tails, latents).
 
@@ -205,10 +213,13 @@ class GVCCodec:
             height, width = frames.shape[1:3]
         lat_shape = (lat, 16, -(-height // GRID) * PATCH, -(-width // GRID) * PATCH)
         chosen, tail_blobs, latents = [], [], []
+        ref = refs[0] if refs else None
         for g in tqdm(range(n_gops), desc="GOPs", disable=None):
             condition = None
             if s["mode"] == MODES["i2v"]:
                 condition = wan.i2v_condition(media.pad_to_multiple(ref, GRID), s["gop"])
+            elif s["mode"] == MODES["flf2v"]:
+                condition = wan.i2v_condition(media.pad_to_multiple(refs[g], GRID), s["gop"], media.pad_to_multiple(refs[g + 1], GRID))
             if targets is not None:
                 target = self._to_sampler(wan.encode_video(next(targets)))
                 z, sel = self._sample(wan, s, g, lat_shape, per_frame, condition, target=target)
@@ -257,8 +268,8 @@ class GVCCodec:
         sde_steps = s["steps"] - s["ode_tail"]
         sels = codebook.unpack_selections(c.section(SEC_ATOMS), s["K"], self._atoms_per_frame(s, lat) * (n_gops * sde_steps))
         tails = _unpack_blobs(c.section(SEC_TAIL), n_gops) if s["tail_residual"] else None
-        if s["mode"] == MODES["i2v"]:
-            c.section(SEC_REF)
+        if s["mode"] != MODES["t2v"]:
+            _unpack_blobs(c.section(SEC_REF), len(self._reference_frames(s, h.frames)))
         return c, s, sels, tails
 
     @torch.no_grad()
@@ -276,7 +287,7 @@ class GVCCodec:
         wan = load_wan(spec, device)
         latents = self.decode_latents(data, wan, device)
         out = [wan.decode_latent(z.permute(1, 0, 2, 3)) for z in latents]
-        if s["mode"] == MODES["i2v"]:
+        if s["mode"] != MODES["t2v"]:
             out = [out[0]] + [clip[1:] for clip in out[1:]]  # boundary frames are shared
         frames = np.concatenate(out)[: h.frames, : h.height, : h.width]
         return np.ascontiguousarray(frames)
@@ -284,8 +295,11 @@ class GVCCodec:
     def decode_latents(self, data: bytes, wan, device=None) -> list[torch.Tensor]:
         """Replay the sampler per GOP: the decoded latents (F, C, h, w), before the VAE."""
         c, s, sels, tails = self.read(data)
-        ref = _decode_reference(c.section(SEC_REF), device) if s["mode"] == MODES["i2v"] else None
-        _, _, latents = self._run_gops(wan, s, c.header.frames, ref, selections=sels, tails=tails,
+        refs = None
+        if s["mode"] != MODES["t2v"]:
+            count = len(self._reference_frames(s, c.header.frames))
+            refs = [_decode_reference(f, device) for f in _unpack_blobs(c.section(SEC_REF), count)]
+        _, _, latents = self._run_gops(wan, s, c.header.frames, refs, selections=sels, tails=tails,
                                        height=c.header.height, width=c.header.width)
         return latents
 

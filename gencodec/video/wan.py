@@ -92,26 +92,36 @@ class WanModel:
         return self.transformer.config.in_channels > self.vae.config.z_dim
 
     @torch.no_grad()
-    def i2v_condition(self, first: np.ndarray, frames: int) -> dict:
-        """What Wan I2V is conditioned on: mask + VAE latent of [first frame, zeros…] (and CLIP features).
+    def i2v_condition(self, first: np.ndarray, frames: int, last: np.ndarray | None = None) -> dict:
+        """What Wan I2V/FLF2V is conditioned on: mask + VAE latent of [first, zeros…(, last)] (and CLIP features).
 
-        Mirrors WanImageToVideoPipeline: the mask is 1 on the known frame (repeated over the VAE's 4-frame
-        groups) and the condition latent is normalised like the target.
+        Mirrors WanImageToVideoPipeline: the mask is 1 on the known frames (the first repeated over the
+        VAE's 4-frame group) and the condition latent is normalised like the target.
         """
         h, w = first.shape[:2]
+
+        def pixels(img):
+            return torch.from_numpy(np.array(img)).to(self.device).permute(2, 0, 1).float().div(127.5).sub(1.0)
+
         x = torch.zeros(1, 3, frames, h, w, device=self.device)
-        x[:, :, 0] = torch.from_numpy(np.array(first)).to(self.device).permute(2, 0, 1).float().div(127.5).sub(1.0)
+        x[:, :, 0] = pixels(first)
+        if last is not None:
+            x[:, :, -1] = pixels(last)
         mean, std = self._stats()
         lat = (self.vae.encode(x).latent_dist.mode() - mean) / std
         lh, lw = lat.shape[-2:]
         mask = torch.zeros(1, 1, frames, lh, lw, device=self.device)
         mask[:, :, 0] = 1
+        if last is not None:
+            mask[:, :, -1] = 1
         mask = torch.cat([mask[:, :, :1].repeat_interleave(TEMPORAL_FACTOR, dim=2), mask[:, :, 1:]], dim=2)
         mask = mask.view(1, -1, TEMPORAL_FACTOR, lh, lw).transpose(1, 2)
         out = {"condition": torch.cat([mask, lat], dim=1)[0].float()}
         if self.image_encoder is not None:
-            pixels = self.image_processor(images=first, return_tensors="pt").pixel_values.to(self.device, self.dtype)
-            out["image_embeds"] = self.image_encoder(pixel_values=pixels, output_hidden_states=True).hidden_states[-2]
+            images = [first] if last is None else [first, last]
+            pix = self.image_processor(images=images, return_tensors="pt").pixel_values.to(self.device, self.dtype)
+            feats = self.image_encoder(pixel_values=pix, output_hidden_states=True).hidden_states[-2]
+            out["image_embeds"] = feats.reshape(1, -1, feats.shape[-1])  # FLF2V: both images' tokens in sequence
         return out
 
     @torch.no_grad()
@@ -183,7 +193,8 @@ def _place(name, vae, transformer, text_encoder, tokenizer, image_encoder, image
 
 @functools.lru_cache(maxsize=2)
 def _load_cached(key: str, tiny_family: str | None, device: str) -> WanModel:
-    parts = build_tiny(tiny_family == models.FAMILY_WAN_I2V) if tiny_family else _load_pretrained(key)
+    conditioned = tiny_family in (models.FAMILY_WAN_I2V, models.FAMILY_WAN_FLF2V)
+    parts = build_tiny(conditioned) if tiny_family else _load_pretrained(key)
     return _place(key, *parts, device)
 
 
