@@ -94,3 +94,18 @@ def test_bad_option_is_one_error_line(capsys):
     assert main(["image", "--arch", "tiny", "--sizes", "abc", "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error:") and "Traceback" not in "\n".join(err)
+
+
+def test_gvc_benchmarks_tiny(tmp_path):
+    proc = _cli("gvc", "--arch", "tiny", "--height", "48", "--width", "64", "--frames", "9", "--gop", "9",
+                "--codebook-size", "128", "--atoms", "4", "--device", "cpu", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    case = json.loads((tmp_path / "gvc-cpu.json").read_text())["cases"][0]
+    assert case["bytes"] > 0 and case["encode_s"] > 0 and case["decode_s"] > 0
+    assert 0 < case["encode_transformer_s"] < case["encode_s"]
+    proc = _cli("gvc_prior", "--atoms", "0,8", "--dim", "128", "--codebook-size", "128", "--targets", "1",
+                "--device", "cpu", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "gvc_prior-cpu.json").read_text())["cases"]
+    assert [r["M"] for r in rows] == [0, 8] and rows[1]["mse"] < rows[0]["mse"]
+    assert all(r["gap_db"] >= 0 for r in rows)

@@ -198,7 +198,33 @@ def _load_cached(key: str, tiny_family: str | None, device: str) -> WanModel:
     return _place(key, *parts, device)
 
 
+PRELOADED: dict[str, WanModel] = {}  # models built in-process (benchmarks: real size, random weights)
+
+REAL_T2V_1_3B = dict(
+    patch_size=(1, 2, 2), num_attention_heads=12, attention_head_dim=128, in_channels=16, out_channels=16, text_dim=4096,
+    freq_dim=256, ffn_dim=8960, num_layers=30, cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6,
+    rope_max_seq_len=1024,
+)
+
+
+def build_real_size_random(device, seed: int = 0) -> WanModel:
+    """Wan 2.1 T2V-1.3B's transformer and the Wan VAE at real size with random weights (timings only).
+
+    The text encoder is replaced by the zero embedding Wan gets for an empty prompt after padding,
+    since the codec only ever uses the empty prompt.
+    """
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+
+    torch.manual_seed(seed)
+    vae, transformer = AutoencoderKLWan(), WanTransformer3DModel(**REAL_T2V_1_3B)
+    model = _place("wan-1.3b-random", vae, transformer, torch.nn.Identity(), None, None, None, device)
+    model._prompts[""] = torch.zeros(1, MAX_TEXT_TOKENS, 4096, device=model.device, dtype=model.dtype)
+    return model
+
+
 def load_wan(model: models.ModelSpec | str, device=None) -> WanModel:
+    if isinstance(model, str) and model in PRELOADED:
+        return PRELOADED[model]
     device = str(torch.device(device) if device is not None else default_device())
     if isinstance(model, models.ModelSpec):
         return _load_cached(model.repo or model.id, model.family if model.tiny else None, device)
