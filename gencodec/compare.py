@@ -7,8 +7,10 @@ import numpy as np
 from . import baselines, media, metrics
 
 
-def compare_image(image, codec: str = "sd-latent", baseline_codecs: tuple[str, ...] | None = None, **params) -> dict:
-    """Encode, decode and measure ours, then JPEG/WebP/AVIF/JPEG XL at the lowest quality ≥ our size.
+def compare_image(image, codec: str = "sd-latent", baseline_codecs: tuple[str, ...] | None = None,
+                  sides=("at_least", "at_most"), **params) -> dict:
+    """Encode, decode and measure ours, then JPEG/WebP/AVIF/JPEG XL at the lowest quality whose file is ≥ ours
+    (Bühlmann's protocol) and at the highest quality whose file is ≤ ours.
 
     Returns {"rows": [...], "decoded": array, "data": bytes, "ssim_kind": ..., "baselines": {...}}.
     """
@@ -18,7 +20,7 @@ def compare_image(image, codec: str = "sd-latent", baseline_codecs: tuple[str, .
     rgb = media.load_image(image)
     data = gencodec.encode(rgb, codec=codec, **params)
     decoded = gencodec.decode(data, device=params.get("device"))
-    return report(rgb, data, decoded, codecs)
+    return report(rgb, data, decoded, codecs, sides)
 
 
 def report(rgb: np.ndarray, data: bytes, decoded: np.ndarray, codecs: tuple[str, ...] = baselines.IMAGE_CODECS,
@@ -57,8 +59,10 @@ def report(rgb: np.ndarray, data: bytes, decoded: np.ndarray, codecs: tuple[str,
 def format_table(rows: list[dict]) -> str:
     """Plain-text table (bytes on disk, bpp, PSNR dB, structural similarity)."""
     kind = rows[0]["ssim_kind"] if rows else "MS-SSIM"
-    lines = [f"{'codec':<34} {'quality':>7} {'bytes':>8} {'bpp':>8} {'PSNR':>7} {kind:>8}"]
+    marks = {"ours": "", "at_least": "≥ ours", "at_most": "≤ ours"}
+    lines = [f"{'codec':<34} {'size':>7} {'quality':>7} {'bytes':>8} {'bpp':>8} {'PSNR':>7} {kind:>8}"]
     for r in rows:
         q = "" if r["quality"] is None else str(r["quality"])
-        lines.append(f"{r['name']:<34} {q:>7} {r['bytes']:>8} {r['bpp']:>8.4f} {r['psnr']:>7.2f} {r['ssim']:>8.4f}")
+        side = marks.get(r["side"], r["side"])
+        lines.append(f"{r['name']:<34} {side:>7} {q:>7} {r['bytes']:>8} {r['bpp']:>8.4f} {r['psnr']:>7.2f} {r['ssim']:>8.4f}")
     return "\n".join(lines)
