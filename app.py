@@ -1,6 +1,7 @@
 """gencodec demo: the Hugging Face Space entry point (Gradio 6 Blocks).
 
-App shell only: every tab calls the gencodec API (encode / decode / info / compare.report).
+App shell only: every tab calls the gencodec API (encode / decode / info / compare.report /
+baselines.compare_video). Tabs: Image (SD latent), Video (GVC on Wan 2.1, T2V mode) and Decode.
 GPU work (our codec's encode + decode) runs inside `@spaces.GPU` functions that take and
 return plain CPU data (numpy arrays, bytes); the classical baselines and the metrics are CPU
 work and stay outside. Every failure reaches the user as one line (`gr.Error`), never a
@@ -30,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 import gencodec
-from gencodec import baselines, compare, media, models
+from gencodec import baselines, compare, media, metrics, models
 from gencodec.image.sd import load_sd
+from gencodec.video.wan import load_wan
 
 log = logging.getLogger("gencodec.app")
 
@@ -40,24 +42,33 @@ FAMILY = "sd"
 KB = 1024  # the UI's kilobyte: 1 KB = 1024 bytes
 TARGET_KB_RANGE = (0.5, 20.0)
 TARGET_KB_DEFAULT = 3.0
-MAX_GCODEC_FILE_BYTES = 32 * 2**20  # a .gcodec image file is a few KB; refuse absurd uploads before reading them
+MAX_GCODEC_FILE_BYTES = 32 * 2**20  # .gcodec files are KB-sized; refuse absurd uploads before reading them
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 WORK_DIR = Path(tempfile.gettempdir()) / "gencodec-app"
 WORK_MAX_AGE_S = 2 * 3600
 
 MODE_CHOICES = [("Faithful (Bühlmann, ≈5 KB at 512²)", "faithful"), (f"Target size (1 KB = {KB} bytes)", "target")]
 
+VIDEO_CODEC = "gvc"
+VIDEO_FAMILY = "wan-t2v"
+VIDEO_MODES = [("T2V: indices only, no reference frame", "t2v")]  # I2V / FLF2V: not in this gencodec version
+VIDEO_GOPS = (9, 17, 33)
+VIDEO_STEPS_RANGE = (4, 50)  # the sampler ends with 3 ODE steps, so at least 4
+VIDEO_ATOMS_RANGE = (1, 256)
+VIDEO_GPU_CAP_S = 300  # refuse clips whose estimated GPU time is beyond this (ZeroGPU budget per call)
+TINY_VIDEO_MAX_FRAMES = 17  # the tiny model runs on the CPU: a short, small clip keeps the demo at a few seconds
+
 # ---------------------------------------------------------------- model and device (module level, as ZeroGPU wants)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _pick_model() -> tuple[models.ModelSpec, str | None]:
-    """The default SD model if its weights are here (or can be fetched); otherwise the tiny one and why."""
-    tiny = models.resolve("tiny", FAMILY)
+def _pick_model(family: str) -> tuple[models.ModelSpec, str | None]:
+    """The family's default model if its weights are here (or can be fetched); otherwise the tiny one and why."""
+    tiny = models.resolve("tiny", family)
     if models.force_tiny():
         return tiny, "GENCODEC_MODELS=tiny is set"
-    spec = models.resolve(None, FAMILY)
+    spec = models.resolve(None, family)
     if not isinstance(spec, models.ModelSpec) or spec.tiny:
         return tiny, "no real model is registered for this codec"
     try:
@@ -67,46 +78,77 @@ def _pick_model() -> tuple[models.ModelSpec, str | None]:
     return (spec, None) if ok else (tiny, reason)
 
 
-MODEL_SPEC, TINY_REASON = _pick_model()
-try:
-    load_sd(MODEL_SPEC, DEVICE)  # preload once: the GPU functions then find the model in load_sd's cache
-except gencodec.GencodecError as exc:
-    log.warning("falling back to the tiny model: %s", exc)
-    MODEL_SPEC, TINY_REASON = models.resolve("tiny", FAMILY), str(exc)
-    load_sd(MODEL_SPEC, DEVICE)
-TINY = MODEL_SPEC.tiny
-MODEL_ARG = "tiny" if TINY else MODEL_SPEC.id
-REAL_REPO = next(m.repo for m in models.REGISTRY if m.id == models.DEFAULT_MODEL[FAMILY])
-
-
-def banner_markdown() -> str:
-    """The warning shown at the top when the app runs on tiny random models ('' otherwise)."""
-    if not TINY:
-        return ""
-    if models.force_tiny():
-        fix = "unset <code>GENCODEC_MODELS</code> and restart (the real weights must be cached or downloadable)."
-    else:
-        fix = (
-            f"run <code>hf download {REAL_REPO}</code> (or unset <code>HF_HUB_OFFLINE</code> so the app can "
-            "download them) and restart the app."
-        )
-    return (
-        '<div id="tiny-banner" role="alert" style="border:1px solid #d97706;border-left:6px solid #d97706;'
-        'background:#fffbeb;color:#78350f;padding:10px 14px;border-radius:6px;margin:4px 0 8px 0">'
-        "<strong>⚠️ Demo mode: this app runs on tiny random models.</strong> "
-        "Decoded images are noise-like; the pipeline, the .gcodec files and their sizes are real.<br>"
-        f"<strong>Why:</strong> {html.escape(TINY_REASON or 'unknown')}.<br>"
-        f"<strong>For real results</strong> with Stable Diffusion v1.4: {fix}"
-        "</div>"
-    )
-
-
-# ---------------------------------------------------------------- errors: one line, never a traceback
+def _load_model(family: str, loader) -> tuple[models.ModelSpec, str | None]:
+    """Pick and preload a family's model once (the GPU functions then find it in the loader's cache)."""
+    spec, reason = _pick_model(family)
+    try:
+        loader(spec, DEVICE)
+    except Exception as exc:  # noqa: BLE001 - a model that cannot load must not stop the app: tiny model + banner
+        if spec.tiny:
+            raise
+        log.warning("falling back to the tiny %s model: %s", family, exc)
+        why = str(exc) if isinstance(exc, gencodec.GencodecError) else f"loading {spec.repo} failed ({type(exc).__name__}: {exc})"
+        spec, reason = models.resolve("tiny", family), _one_line(why)
+        loader(spec, DEVICE)
+    return spec, reason
 
 
 def _one_line(text: str, limit: int = 300) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+MODEL_SPEC, TINY_REASON = _load_model(FAMILY, load_sd)
+TINY = MODEL_SPEC.tiny
+MODEL_ARG = "tiny" if TINY else MODEL_SPEC.id
+REAL_REPO = next(m.repo for m in models.REGISTRY if m.id == models.DEFAULT_MODEL[FAMILY])
+
+# Wan 2.1: loaded only when its weights load (models.ensure_weights cannot tell for Wan: it lists no files).
+VIDEO_SPEC, VIDEO_TINY_REASON = _load_model(VIDEO_FAMILY, load_wan)
+VIDEO_TINY = VIDEO_SPEC.tiny
+VIDEO_MODEL_ARG = "tiny" if VIDEO_TINY else VIDEO_SPEC.id
+VIDEO_REAL_REPO = next(m.repo for m in models.REGISTRY if m.id == models.DEFAULT_MODEL[VIDEO_FAMILY])
+
+
+def banner_markdown() -> str:
+    """The one warning shown at the top when a tab runs on tiny random models ('' otherwise)."""
+    tiny = [
+        (tab, real, repo, reason)
+        for tab, real, repo, is_tiny, reason in (
+            ("Image", "Stable Diffusion v1.4", REAL_REPO, TINY, TINY_REASON),
+            ("Video", "Wan 2.1 T2V 1.3B", VIDEO_REAL_REPO, VIDEO_TINY, VIDEO_TINY_REASON),
+        )
+        if is_tiny
+    ]
+    if not tiny:
+        return ""
+    if len(tiny) == 2:
+        who, what = "this app runs", "Decoded images and videos are noise-like"
+    else:
+        who = f"the {tiny[0][0]} tab runs"
+        what = "Decoded images are noise-like" if tiny[0][0] == "Image" else "Decoded videos are noise-like"
+    reasons = {reason or "unknown" for _, _, _, reason in tiny}
+    if len(reasons) == 1:
+        why = html.escape(reasons.pop())
+    else:
+        why = " ".join(f"{tab} tab: {html.escape(reason or 'unknown')}." for tab, _, _, reason in tiny).rstrip(".")
+    if models.force_tiny():
+        fix = "unset <code>GENCODEC_MODELS</code> and restart (the real weights must be cached or downloadable)."
+    else:
+        downloads = " and ".join(f"<code>hf download {repo}</code>" for _, _, repo, _ in tiny)
+        fix = f"run {downloads} (or unset <code>HF_HUB_OFFLINE</code> so the app can download them) and restart the app."
+    return (
+        '<div id="tiny-banner" role="alert" style="border:1px solid #d97706;border-left:6px solid #d97706;'
+        'background:#fffbeb;color:#78350f;padding:10px 14px;border-radius:6px;margin:4px 0 8px 0">'
+        f"<strong>⚠️ Demo mode: {who} on tiny random models.</strong> "
+        f"{what}; the pipeline, the .gcodec files and their sizes are real.<br>"
+        f"<strong>Why:</strong> {why}.<br>"
+        f"<strong>For real results</strong> with {' and '.join(real for _, real, _, _ in tiny)}: {fix}"
+        "</div>"
+    )
+
+
+# ---------------------------------------------------------------- errors: one line, never a traceback
 
 
 @contextlib.contextmanager
@@ -119,7 +161,7 @@ def user_errors():
     except gencodec.GencodecError as exc:
         raise gr.Error(_one_line(str(exc)), print_exception=False) from None
     except MemoryError:
-        raise gr.Error("out of memory: try a smaller image", print_exception=False) from None
+        raise gr.Error("out of memory: try a smaller image or a shorter, smaller video", print_exception=False) from None
     except Exception as exc:  # noqa: BLE001
         log.exception("unexpected error")
         raise gr.Error(_one_line(f"unexpected error ({type(exc).__name__}): {exc}"), print_exception=False) from None
@@ -141,8 +183,8 @@ def _work_dir(prefix: str) -> Path:
 
 def _safe_stem(name: str | os.PathLike | None, default: str) -> str:
     stem = Path(str(name)).name if name else default
-    for suffix in (".gcodec", f".{CODEC}"):
-        stem = stem[: -len(suffix)] if stem.endswith(suffix) else stem
+    for suffix in (".gcodec", *(f".{name}" for name in gencodec.CODECS)):
+        stem = stem.removesuffix(suffix)
     stem = Path(stem).stem if "." in stem and not stem.startswith(".") else stem
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80]
     return stem or default
@@ -155,15 +197,23 @@ _FOREIGN_MAGIC = {
     b"BM": "a BMP image",
     b"\xff\x0a": "a JPEG XL image",
     b"\x00\x00\x00\x0cJXL": "a JPEG XL image",
+    b"\x1a\x45\xdf\xa3": "a WebM/Matroska video",
 }
+_IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"hevc", b"mif1", b"msf1")
 
 
-def _foreign_kind(data: bytes) -> str | None:
+def _foreign_kind(data: bytes) -> tuple[str, str] | None:
+    """(what the file is, the tab that compresses it) for common image and video formats; None otherwise."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "a WebP image"
+        return "a WebP image", "Image"
+    if data[:4] == b"RIFF" and data[8:12] == b"AVI ":
+        return "an AVI video", "Video (GVC)"
     if data[4:8] == b"ftyp":
-        return "an AVIF/HEIF image or MP4 video"
-    return next((kind for magic, kind in _FOREIGN_MAGIC.items() if data.startswith(magic)), None)
+        if data[8:12] in _IMAGE_BRANDS:
+            return "an AVIF/HEIF image", "Image"
+        return "an MP4/MOV video", "Video (GVC)"
+    kind = next((kind for magic, kind in _FOREIGN_MAGIC.items() if data.startswith(magic)), None)
+    return (kind, "Video (GVC)" if kind.endswith("video") else "Image") if kind else None
 
 
 # ---------------------------------------------------------------- GPU work (picklable CPU data in and out)
@@ -191,9 +241,79 @@ def gpu_compress(rgb: np.ndarray, mode: str, target_bytes: int | None, progress=
     return data, np.ascontiguousarray(decoded), t1 - t0, t2 - t1
 
 
+def video_gpu_seconds(
+    frames: int, height: int, width: int, codebook_size: int, steps: int, gop: int, *, encode: bool = True
+) -> float:
+    """Estimated GPU seconds for GVC on Wan 2.1 1.3B (uncapped).
+
+        seconds ≈ 15 + L · N · s · (0.05 + 0.06 · K / 16384)      (encode + decode; decode alone: 10 + L · N · s · 0.05)
+
+    L = latent frames sampled = ⌈T / G⌉ · ((G − 1) / 4 + 1) (T frames in GOPs of G; the last GOP is padded),
+    N = steps, s = H · W / (832 · 480) (pixels relative to 480p), K = codebook size. 0.05 s is one transformer
+    pass per latent frame at 480p; 0.06 s scores K = 16384 atoms for one latent frame and step; 15 s covers the
+    VAE and the start. A rough budget for ZeroGPU's time slot, not a benchmark.
+    """
+    latent = -(-max(1, frames) // gop) * ((gop - 1) // 4 + 1)
+    scale = max(0.02, height * width / (832 * 480))
+    if encode:
+        return 15 + latent * steps * scale * (0.05 + 0.06 * codebook_size / 16384)
+    return 10 + latent * steps * scale * 0.05
+
+
+def _gpu_slot(seconds: float) -> int:
+    return int(min(VIDEO_GPU_CAP_S, max(10, -(-seconds // 1))))
+
+
+def _compress_video_duration(
+    frames: np.ndarray, fps: float, atoms: int, codebook_size: int, steps: int, gop: int, progress=None
+) -> int:
+    t, h, w = frames.shape[:3]
+    return _gpu_slot(video_gpu_seconds(t, h, w, codebook_size, steps, gop))
+
+
+@spaces.GPU(duration=_compress_video_duration)
+def gpu_compress_video(
+    frames: np.ndarray, fps: float, atoms: int, codebook_size: int, steps: int, gop: int, progress=None
+) -> tuple[bytes, np.ndarray, float, float]:
+    """GVC (T2V): encode then decode. Returns (file bytes, decoded uint8 frames, encode s, decode s)."""
+    with user_errors():
+        t0 = time.perf_counter()
+        data = gencodec.encode(
+            frames,
+            codec=VIDEO_CODEC,
+            model=VIDEO_MODEL_ARG,
+            mode="t2v",
+            atoms=atoms,
+            codebook_size=codebook_size,
+            steps=steps,
+            gop=gop,
+            fps=fps,
+            device=DEVICE,
+        )
+        t1 = time.perf_counter()
+        decoded = gencodec.decode(data, device=DEVICE)
+        t2 = time.perf_counter()
+    return data, np.ascontiguousarray(decoded), t1 - t0, t2 - t1
+
+
+def _video_decode_seconds(meta: dict) -> float:
+    p = meta.get("params", {})
+    return video_gpu_seconds(
+        meta["frames"],
+        meta["height"],
+        meta["width"],
+        int(meta.get("codebook_size", p.get("codebook_size", 16384))),
+        int(meta.get("steps", p.get("steps", 20))),
+        int(meta.get("gop", p.get("gop", 33))),
+        encode=False,
+    )
+
+
 def _decode_duration(data: bytes, progress=None) -> int:
     try:
         meta = gencodec.info(data)
+        if meta.get("media") == "video":
+            return _gpu_slot(_video_decode_seconds(meta))
         megapixels = meta["width"] * meta["height"] * meta.get("frames", 1) / 1e6
     except Exception:  # noqa: BLE001
         megapixels = 1.0
@@ -202,6 +322,7 @@ def _decode_duration(data: bytes, progress=None) -> int:
 
 @spaces.GPU(duration=_decode_duration)
 def gpu_decode(data: bytes, progress=None) -> tuple[np.ndarray, float]:
+    """Any .gcodec file → uint8 image (H, W, 3) or frames (T, H, W, 3), and the decode seconds."""
     with user_errors():
         t0 = time.perf_counter()
         decoded = gencodec.decode(data, device=DEVICE)
@@ -337,11 +458,227 @@ def compress_image(image_path, mode, target_kb, progress=gr.Progress(track_tqdm=
         )
 
 
+# ---------------------------------------------------------------- Video tab
+
+VIDEO_RESOLUTIONS = (
+    [("64 px (tiny demo)", 64), ("128 px", 128)]
+    if VIDEO_TINY
+    else [("480p (default, fastest)", 480), ("720p", 720), ("Source size (up to 1080p)", 0)]
+)
+VIDEO_K_CHOICES = ([256] if VIDEO_TINY else []) + [1024, 4096, 16384]
+VIDEO_MAX_FRAMES = TINY_VIDEO_MAX_FRAMES if VIDEO_TINY else media.max_video_frames()
+VIDEO_DEFAULTS = {
+    "atoms": 8 if VIDEO_TINY else 64,
+    "codebook_size": 256 if VIDEO_TINY else 16384,
+    "steps": 20,
+    "gop": 17 if VIDEO_TINY else 33,
+    "resolution": VIDEO_RESOLUTIONS[0][1],
+    "max_frames": TINY_VIDEO_MAX_FRAMES if VIDEO_TINY else 33,
+}
+VIDEO_COLORS = {"gencodec (GVC)": "#d97706", "H.264 (x264)": "#2563eb", "HEVC (x265)": "#16a34a", "AV1": "#7c3aed"}
+
+
+def downscale_frames(frames: np.ndarray, short_side: int) -> np.ndarray:
+    """Resize (Pillow, Lanczos) so the short side is `short_side`, keeping the aspect ratio; never upscales.
+
+    The other side is rounded to an even number of pixels (H.264 needs even sizes). 0 keeps the source size.
+    """
+    from PIL import Image
+
+    h, w = frames.shape[1:3]
+    if not short_side or min(h, w) <= short_side:
+        return frames
+    scale = short_side / min(h, w)
+    new_h, new_w = (short_side, max(2, round(w * scale / 2) * 2)) if h <= w else (max(2, round(h * scale / 2) * 2), short_side)
+    return np.stack([np.asarray(Image.fromarray(f).resize((new_w, new_h), Image.Resampling.LANCZOS)) for f in frames])
+
+
+def _int_setting(value, name: str, lo: int, hi: int, allowed=None) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not number.is_integer():
+        raise gr.Error(f"{name} must be a whole number", print_exception=False)
+    number = int(number)
+    if allowed is not None and number not in allowed:
+        raise gr.Error(f"{name} must be one of {', '.join(map(str, allowed))}", print_exception=False)
+    if not lo <= number <= hi:
+        raise gr.Error(f"{name} must be between {lo} and {hi}", print_exception=False)
+    return number
+
+
+def _video_table(rows: list[dict], kind: str) -> pd.DataFrame:
+    columns = ["Codec", "Setting", "Bytes", "kbps", "bpp", "PSNR (dB)", kind]
+    out = [
+        {
+            "Codec": r["name"],
+            "Setting": r["setting"],
+            "Bytes": int(r["bytes"]),
+            "kbps": round(float(r["kbps"]), 2),
+            "bpp": round(float(r["bpp"]), 4),
+            "PSNR (dB)": round(float(r["psnr"]), 2),
+            kind: round(float(r["ssim"]), 4),
+        }
+        for r in rows
+    ]
+    return pd.DataFrame(out, columns=columns)
+
+
+def _psnr_per_frame(ref: np.ndarray, test: np.ndarray) -> list[float]:
+    return [min(metrics.PSNR_CAP_DB, float(metrics.psnr(r, t))) for r, t in zip(ref, test)]
+
+
+def compress_video(
+    video_path, mode, atoms, codebook_size, steps, gop, resolution, max_frames, progress=gr.Progress(track_tqdm=True)
+):
+    """Video tab: GVC (T2V) on Wan 2.1, decode, and compare with x264 / x265 / AV1 at ≥ our size."""
+    with user_errors():
+        if not video_path:
+            raise gr.Error("Upload a video first (MP4, WebM, MOV or any format ffmpeg reads).", print_exception=False)
+        if mode not in [value for _, value in VIDEO_MODES]:
+            raise gr.Error(
+                f"unknown mode '{mode}': this version codes T2V only (I2V and FLF2V are coming)", print_exception=False
+            )
+        atoms = _int_setting(atoms, "atoms M", *VIDEO_ATOMS_RANGE)
+        codebook_size = _int_setting(codebook_size, "codebook size K", 2, 1 << 20, VIDEO_K_CHOICES)
+        steps = _int_setting(steps, "steps", *VIDEO_STEPS_RANGE)
+        gop = _int_setting(gop, "GOP", 1, 257, VIDEO_GOPS)
+        resolution = _int_setting(resolution, "frame size", 0, 4096, [value for _, value in VIDEO_RESOLUTIONS])
+        max_frames = _int_setting(max_frames, "max frames", 1, VIDEO_MAX_FRAMES)
+        started = time.perf_counter()
+
+        progress(0.0, desc="Reading the video")
+        source, fps = media.load_video(video_path)  # size and frame limits checked here, before any model work
+        src_t, src_h, src_w = source.shape[:3]
+        frames = downscale_frames(np.array(source[:max_frames]) if max_frames < src_t else source, resolution)
+        del source  # a 1080p upload can be GBs: keep only the clip that is coded
+        t, h, w = frames.shape[:3]
+        estimate = video_gpu_seconds(t, h, w, codebook_size, steps, gop)
+        if not VIDEO_TINY and estimate > VIDEO_GPU_CAP_S:
+            raise gr.Error(
+                f"this clip needs about {estimate:.0f} s of GPU time, over this app's {VIDEO_GPU_CAP_S} s limit: "
+                "keep fewer frames, pick a smaller frame size or fewer steps",
+                print_exception=False,
+            )
+
+        progress(0.05, desc=f"Compressing and decoding with {VIDEO_SPEC.id}")
+        data, decoded, t_enc, t_dec = gpu_compress_video(frames, fps, atoms, codebook_size, steps, gop, progress=progress)
+
+        progress(0.6, desc="Matching x264 / x265 / AV1 to our size")
+        t0 = time.perf_counter()
+        ours_m = metrics.video_metrics(frames, decoded)
+        codecs = baselines.available_video_codecs()
+        base_rows = baselines.compare_video(frames, fps, len(data), codecs=codecs, sides=("at_least",)) if codecs else []
+        t_base = time.perf_counter() - t0
+
+        progress(0.9, desc="Writing files")
+        meta = gencodec.info(data)
+        kind = ours_m["ssim_kind"]
+        ours = {
+            "name": f"gencodec {VIDEO_CODEC} ({meta.get('mode', mode)})",
+            "setting": f"M={atoms}, K={codebook_size}, {steps} steps, GOP {gop}",
+            "bytes": len(data),
+            "kbps": 8.0 * len(data) * fps / t / 1000.0,
+            "bpp": 8.0 * len(data) / (t * h * w),
+            "psnr": ours_m["psnr"],
+            "ssim": ours_m["ssim"],
+        }
+        rows = [ours] + [{**r, "setting": f"CRF {r['crf']}"} for r in base_rows]
+        curves = [("gencodec (GVC)", _psnr_per_frame(frames, decoded))]
+        curves += [(r["name"], _psnr_per_frame(frames, r["baseline"].decoded)) for r in base_rows]
+        plot = pd.DataFrame(
+            [
+                {"time (s)": round(i / fps, 4), "frame": i + 1, "PSNR (dB)": round(v, 2), "codec": name}
+                for name, values in curves
+                for i, v in enumerate(values)
+            ],
+            columns=["time (s)", "frame", "PSNR (dB)", "codec"],
+        )
+
+        out_dir = _work_dir("video-")
+        stem = _safe_stem(video_path, "video")
+        gcodec_path = out_dir / f"{stem}.{VIDEO_CODEC}.gcodec"
+        original_path = out_dir / f"{stem}.coded-clip.mp4"
+        decoded_path = out_dir / f"{stem}.decoded.mp4"
+        media.write_atomic(gcodec_path, data)
+        media.write_atomic(original_path, media.video_to_mp4_bytes(frames, fps))
+        media.write_atomic(decoded_path, media.video_to_mp4_bytes(decoded, fps))
+
+        n_gops = -(-t // gop)
+        lines = [
+            (
+                f"**{_fmt_bytes(len(data))}** ({len(data) / KB:.2f} KB) · **{ours['kbps']:.2f} kbps** at {fps:g} fps · "
+                f"**{ours['bpp']:.4f} bpp** · PSNR **{ours['psnr']:.2f} dB** · {kind} **{ours['ssim']:.4f}** · "
+                f"{t} frames, {w}×{h} px"
+            ),
+            (
+                f"T2V · M = {atoms} atoms of K = {codebook_size:,} per latent frame and step · {steps} steps · "
+                f"GOP {gop} ({n_gops} GOP{'s' if n_gops > 1 else ''}) · model `{meta['model']}` on {DEVICE} · "
+                f"encode {t_enc:.1f} s, decode {t_dec:.1f} s, baselines {t_base:.1f} s, "
+                f"total {time.perf_counter() - started:.1f} s"
+            ),
+        ]
+        coded = []
+        if t < src_t:
+            coded.append(f"the first {t} of {src_t} frames")
+        if (h, w) != (src_h, src_w):
+            coded.append(f"downscaled from {src_w}×{src_h} to {w}×{h} px")
+        notes = []
+        if coded:
+            notes.append(
+                f"Coded clip: {' and '.join(coded)}"
+                + (
+                    f" (the tiny-model demo codes at most {t} frames)"
+                    if VIDEO_TINY and t == TINY_VIDEO_MAX_FRAMES < src_t
+                    else ""
+                )
+                + ". The original player shows exactly this clip; every rate is for it."
+            )
+        if t % gop:
+            notes.append(f"The last GOP is padded to {gop} frames by repeating the last frame (costs atoms, not shown).")
+        floor = [
+            f"{r['name']} (CRF {r['crf']}, {_fmt_bytes(int(r['bytes']))})"
+            for r in base_rows
+            if r["crf"] == baselines.VIDEO_CRF_RANGE[r["codec"]][1] and r["bytes"] > 1.03 * len(data)
+        ]
+        if floor:
+            notes.append(f"Cannot get as small as our file even at the highest CRF: {', '.join(floor)}.")
+        found = {r["codec"] for r in base_rows}
+        missing = [baselines.VIDEO_CODEC_NAMES[c] for c in codecs if c not in found]
+        if missing:
+            notes.append(f"{', '.join(missing)}: no CRF gives a file at least as large as ours (not shown).")
+        unavailable = [baselines.VIDEO_CODEC_NAMES[c] for c in baselines.VIDEO_CODECS if c not in codecs]
+        if unavailable:
+            notes.append(f"{', '.join(unavailable)}: not available in this installation.")
+        if kind != "MS-SSIM":
+            notes.append(f"A frame side is ≤ 160 px, too small for MS-SSIM: the table shows single-scale {kind}.")
+        if VIDEO_TINY:
+            notes.append("Tiny random model: the decoded video is noise-like by design (see the banner).")
+        summary = "  \n".join(lines + [f"*{n}*" for n in notes])
+        progress(1.0)
+        return str(original_path), str(decoded_path), summary, _video_table(rows, kind), plot, str(gcodec_path)
+
+
 # ---------------------------------------------------------------- Decode tab
 
 
+def _check_file_model(file_model, spec: models.ModelSpec, tiny: bool, reason: str | None) -> None:
+    if tiny and file_model not in (spec.id, "tiny") and not models.force_tiny():
+        raise gr.Error(
+            f"this file was made with {file_model}, whose weights this app cannot load ({reason})", print_exception=False
+        )
+    if models.force_tiny() and file_model != spec.id:
+        gr.Warning(f"this file was made with {file_model}; GENCODEC_MODELS=tiny decodes it with the tiny random model")
+
+
 def decode_file(gcodec_file, progress=gr.Progress(track_tqdm=True)):
-    """Decode tab: a .gcodec file → its header info and the decoded image (PNG)."""
+    """Decode tab: a .gcodec file → its header info and the decoded image (PNG) or video (MP4).
+
+    One endpoint for both: outputs are plain values (info, image, video, download), the one that does not apply
+    is None, so API clients read slot 1 for images and slot 2 for videos. The UI then shows the player that
+    applies (`_show_decoded`, a private follow-up event).
+    """
     with user_errors():
         if not gcodec_file:
             raise gr.Error("Upload a .gcodec file first.", print_exception=False)
@@ -349,7 +686,7 @@ def decode_file(gcodec_file, progress=gr.Progress(track_tqdm=True)):
         size = path.stat().st_size
         if size > MAX_GCODEC_FILE_BYTES:
             raise gr.Error(
-                f"not a .gcodec image file: {size:,} bytes is far larger than any this app makes "
+                f"not a .gcodec file: {size:,} bytes is far larger than any this app makes "
                 f"(limit {MAX_GCODEC_FILE_BYTES // 2**20} MiB)",
                 print_exception=False,
             )
@@ -357,40 +694,60 @@ def decode_file(gcodec_file, progress=gr.Progress(track_tqdm=True)):
         try:
             meta = gencodec.info(data)  # every structural check (magic, CRC, lengths) before any model work
         except gencodec.FormatError as exc:
-            kind = _foreign_kind(data)
-            if kind and "not a .gcodec file" in str(exc):
+            foreign = _foreign_kind(data)
+            if foreign and "not a .gcodec file" in str(exc):
+                kind, tab = foreign
                 raise gr.Error(
-                    f"not a .gcodec file: this is {kind} — compress it in the Image tab first", print_exception=False
+                    f"not a .gcodec file: this is {kind} — compress it in the {tab} tab first", print_exception=False
                 ) from None
             raise
-        if meta.get("media") != "image":
-            raise gr.Error(
-                f"this app decodes image files; this file holds a {meta.get('media')} "
-                f"(decode it with: python -m gencodec decode FILE -o out.mp4)",
-                print_exception=False,
-            )
-        limit = media.max_image_side()
-        if meta["width"] > limit or meta["height"] > limit:
-            raise gr.Error(
-                f"the file declares a {meta['width']}×{meta['height']} image; the limit is {limit}×{limit} pixels",
-                print_exception=False,
-            )
-        file_model = meta.get("model")
-        if TINY and file_model not in (MODEL_SPEC.id, "tiny") and not models.force_tiny():
-            raise gr.Error(
-                f"this file was made with {file_model}, whose weights this app cannot load ({TINY_REASON})", print_exception=False
-            )
-        if models.force_tiny() and file_model != MODEL_SPEC.id:
-            gr.Warning(f"this file was made with {file_model}; GENCODEC_MODELS=tiny decodes it with the tiny random model")
+        kind = meta.get("media")
+        if kind == "image":
+            limit = media.max_image_side()
+            if meta["width"] > limit or meta["height"] > limit:
+                raise gr.Error(
+                    f"the file declares a {meta['width']}×{meta['height']} image; the limit is {limit}×{limit} pixels",
+                    print_exception=False,
+                )
+            _check_file_model(meta.get("model"), MODEL_SPEC, TINY, TINY_REASON)
+        elif kind == "video":
+            media.check_video_size(meta["width"], meta["height"], meta["frames"])  # the app's limits, before any model work
+            if meta.get("codec") != VIDEO_CODEC or meta.get("mode") != "t2v":
+                raise gr.Error(
+                    f"this app decodes GVC videos in T2V mode; this file is {meta.get('codec')} in {meta.get('mode')} mode "
+                    "(decode it with: python -m gencodec decode FILE -o out.mp4)",
+                    print_exception=False,
+                )
+            estimate = _video_decode_seconds(meta)
+            if not VIDEO_TINY and estimate > VIDEO_GPU_CAP_S:
+                raise gr.Error(
+                    f"decoding this file needs about {estimate:.0f} s of GPU time, over this app's {VIDEO_GPU_CAP_S} s "
+                    "limit (decode it with: python -m gencodec decode FILE -o out.mp4)",
+                    print_exception=False,
+                )
+            _check_file_model(meta.get("model"), VIDEO_SPEC, VIDEO_TINY, VIDEO_TINY_REASON)
+        else:
+            raise gr.Error(f"this app decodes image and video files; this file holds a {kind}", print_exception=False)
 
         progress(0.05, desc="Decoding")
         decoded, t_dec = gpu_decode(data, progress=progress)
         meta["decode_seconds"] = round(t_dec, 2)
 
         out_dir = _work_dir("decode-")
-        png_path = out_dir / f"{_safe_stem(path.name, 'decoded')}.decoded.png"
-        media.write_atomic(png_path, media.image_to_png_bytes(decoded))
-        return meta, decoded, str(png_path)
+        stem = _safe_stem(path.name, "decoded")
+        if kind == "image":
+            out_path = out_dir / f"{stem}.decoded.png"
+            media.write_atomic(out_path, media.image_to_png_bytes(decoded))
+            return meta, decoded, None, str(out_path)
+        out_path = out_dir / f"{stem}.decoded.mp4"
+        media.write_atomic(out_path, media.video_to_mp4_bytes(decoded, meta.get("fps") or 16.0))
+        return meta, None, str(out_path), str(out_path)
+
+
+def _show_decoded(meta):
+    """Show the image or the video player of the Decode tab, after a successful decode."""
+    is_video = isinstance(meta, dict) and meta.get("media") == "video"
+    return gr.Image(visible=not is_video), gr.Video(visible=is_video)
 
 
 # ---------------------------------------------------------------- layout
@@ -442,6 +799,19 @@ than JPEG's at the same size even when the result looks sharper. Do not use it w
 1 KB = {KB} bytes. Baselines (JPEG, WebP, AVIF, JPEG XL via Pillow) use the *lowest* quality whose file is at least as
 large as ours, so they never get fewer bytes. Images up to {media.max_image_side()}×{media.max_image_side()} px;
 other sizes are padded to a multiple of 8 and cropped back.
+
+**Video (GVC, Wan 2.1 T2V 1.3B).** Frames are cut into groups (GOPs) of G frames; Wan's VAE turns each GOP into a
+latent of (G − 1)/4 + 1 frames. Encoder and decoder run the same stochastic sampler from the same seeded noise. At each
+of the first N − 3 steps, for every latent frame, the encoder picks the M of K seeded Gaussian codebook atoms (and
+their signs) that best point from the sampler's current clean estimate towards the real latent, and uses their sum as
+that step's noise; the last 3 steps are deterministic. The `.gcodec` file holds only these choices
+(⌈log2 C(K, M)⌉ + M bits per latent frame and step) and the decoder replays them. Bitrate knobs: M and K.
+This version codes **T2V** mode only (no reference frame is sent); I2V and FLF2V (first / last frames sent) are
+coming. The decoded video is a *generated* clip steered towards yours: motion, faces, text and fine texture can
+differ. Videos up to 1080p and {media.max_video_frames()} frames are accepted; the app downscales to 480p and keeps
+the first frames by default to fit the GPU time slot. kbps = 8 · bytes / duration at the source frame rate;
+bpp = 8 · bytes / (frames · H · W). Baselines (x264, x265, AV1 via ffmpeg, mp4 files) use the *highest* CRF whose
+file is at least as large as ours.
 """
 
 CSS = """
@@ -455,11 +825,19 @@ def _examples() -> list[list]:
     return [[str(EXAMPLES_DIR / name), mode, kb] for name, mode, kb in wanted if (EXAMPLES_DIR / name).is_file()]
 
 
+def _video_examples() -> list[list]:
+    path = EXAMPLES_DIR / "sunset_hills.mp4"
+    if not path.is_file():
+        return []
+    d = VIDEO_DEFAULTS
+    return [[str(path), "t2v", d["atoms"], d["codebook_size"], d["steps"], d["gop"], d["resolution"], d["max_frames"]]]
+
+
 @contextlib.contextmanager
 def _examples_cache_for_model():
     """Keep cached example outputs per model, so tiny-model outputs are never shown once real weights are in use."""
     previous = os.environ.get("GRADIO_EXAMPLES_CACHE")
-    os.environ["GRADIO_EXAMPLES_CACHE"] = str(Path(previous or ".gradio/cached_examples") / MODEL_SPEC.id)
+    os.environ["GRADIO_EXAMPLES_CACHE"] = str(Path(previous or ".gradio/cached_examples") / f"{MODEL_SPEC.id}+{VIDEO_SPEC.id}")
     try:
         yield
     finally:
@@ -469,12 +847,12 @@ def _examples_cache_for_model():
             os.environ["GRADIO_EXAMPLES_CACHE"] = previous
 
 
-with gr.Blocks(title="gencodec — generative image compression", delete_cache=(3600, 7200)) as demo:
+with gr.Blocks(title="gencodec — generative image and video compression", delete_cache=(3600, 7200)) as demo:
     banner = gr.Markdown(banner_markdown(), visible=TINY, elem_id="tiny-banner-box", sanitize_html=False)
     gr.Markdown(
-        "# gencodec: generative image compression\n"
-        "Compress an image into a few kilobytes in Stable Diffusion's latent space, then compare it with JPEG, WebP, "
-        "AVIF and JPEG XL at the same file size."
+        "# gencodec: generative image and video compression\n"
+        "Compress an image into a few kilobytes in Stable Diffusion's latent space, or a video into the codebook "
+        "choices that steer Wan 2.1's sampler, then compare with classical codecs at the same file size."
     )
     with gr.Tab("Image (SD latent)", id="image"):
         with gr.Row():
@@ -553,24 +931,135 @@ with gr.Blocks(title="gencodec — generative image compression", delete_cache=(
                     label="Examples (public domain / CC0, see examples/README.md)",
                 )
 
+    with gr.Tab("Video (GVC)", id="video"):
+        with gr.Row():
+            with gr.Column(scale=2, min_width=300):
+                in_video = gr.Video(
+                    label=f"Video (up to 1080p, {media.max_video_frames()} frames)",
+                    sources=["upload"],
+                    include_audio=True,  # hand the uploaded file over untouched (no ffmpeg pass); audio is ignored
+                    height=260,
+                    elem_id="input-video",
+                )
+                in_vmode = gr.Radio(VIDEO_MODES, value="t2v", label="Mode", elem_id="video-mode")
+                gr.Markdown("<small>I2V and FLF2V modes (reference frames sent) are coming in a later version.</small>")
+                with gr.Row():
+                    in_atoms = gr.Slider(
+                        *VIDEO_ATOMS_RANGE,
+                        value=VIDEO_DEFAULTS["atoms"],
+                        step=1,
+                        label="Atoms M",
+                        info="per latent frame and step: more atoms, more bits",
+                    )
+                    in_k = gr.Dropdown(
+                        VIDEO_K_CHOICES,
+                        value=VIDEO_DEFAULTS["codebook_size"],
+                        label="Codebook size K",
+                        info="bits grow with log K" + (" (tiny model: CPU search, keep K small)" if VIDEO_TINY else ""),
+                    )
+                with gr.Row():
+                    in_steps = gr.Slider(
+                        *VIDEO_STEPS_RANGE,
+                        value=VIDEO_DEFAULTS["steps"],
+                        step=1,
+                        label="Sampler steps",
+                        info="the last 3 are deterministic (no bits)",
+                    )
+                    in_gop = gr.Radio(
+                        list(VIDEO_GOPS),
+                        value=VIDEO_DEFAULTS["gop"],
+                        label="GOP (frames)",
+                        info="frames per Wan clip; a short last GOP is padded",
+                    )
+                with gr.Row():
+                    in_res = gr.Dropdown(
+                        VIDEO_RESOLUTIONS,
+                        value=VIDEO_DEFAULTS["resolution"],
+                        label="Frame size (short side)",
+                        info="downscaled with Pillow, aspect kept, never upscaled",
+                    )
+                    in_max_frames = gr.Slider(
+                        1,
+                        VIDEO_MAX_FRAMES,
+                        value=VIDEO_DEFAULTS["max_frames"],
+                        step=1,
+                        label="Max frames",
+                        info="the first N frames are coded"
+                        + (f" (tiny-model demo: at most {TINY_VIDEO_MAX_FRAMES})" if VIDEO_TINY else ""),
+                    )
+                btn_video = gr.Button("Compress video", variant="primary", elem_id="compress-video-button")
+            with gr.Column(scale=3, min_width=320):
+                with gr.Row():
+                    out_vorig = gr.Video(
+                        label="Original (the clip that was coded)", interactive=False, height=300, elem_id="video-original"
+                    )
+                    out_vdec = gr.Video(label="Decoded by gencodec (GVC)", interactive=False, height=300, elem_id="video-decoded")
+                out_vsummary = gr.Markdown(elem_id="video-summary")
+                out_vfile = gr.File(label="Download the .gcodec file", interactive=False, elem_id="video-gcodec-file")
+        out_vtable = gr.Dataframe(
+            label="Ours vs x264 / x265 / AV1 at ≥ our size (kbps at the source frame rate)",
+            headers=["Codec", "Setting", "Bytes", "kbps", "bpp", "PSNR (dB)", "MS-SSIM"],
+            datatype=["str", "str", "number", "number", "number", "number", "number"],
+            interactive=False,
+            elem_id="video-results-table",
+        )
+        out_vplot = gr.LinePlot(
+            x="time (s)",
+            y="PSNR (dB)",
+            color="codec",
+            color_map=VIDEO_COLORS,
+            tooltip=["codec", "frame", "PSNR (dB)"],
+            title="PSNR of every frame (dB, higher is closer to the coded clip)",
+            x_title="time (s) at the source frame rate",
+            y_title="PSNR (dB)",
+            height=280,
+            elem_id="video-psnr-plot",
+        )
+        out_vplot.read_from_flag = _plot_from_cache
+        video_inputs = [in_video, in_vmode, in_atoms, in_k, in_steps, in_gop, in_res, in_max_frames]
+        video_outputs = [out_vorig, out_vdec, out_vsummary, out_vtable, out_vplot, out_vfile]
+        btn_video.click(
+            compress_video,
+            inputs=video_inputs,
+            outputs=video_outputs,
+            api_name="compress_video",
+            concurrency_id="codec",
+        )
+        if _video_examples():
+            with _examples_cache_for_model():
+                gr.Examples(
+                    examples=_video_examples(),
+                    inputs=video_inputs,
+                    outputs=video_outputs,
+                    fn=compress_video,
+                    cache_examples=True,
+                    cache_mode="lazy",
+                    label="Example (procedurally generated, see examples/README.md)",
+                )
+
     with gr.Tab("Decode", id="decode"):
         with gr.Row():
             with gr.Column(scale=2, min_width=280):
-                in_gcodec = gr.File(label=".gcodec file", type="filepath", elem_id="input-gcodec")
+                in_gcodec = gr.File(label=".gcodec file (image or video)", type="filepath", elem_id="input-gcodec")
                 btn_decode = gr.Button("Decode", variant="primary", elem_id="decode-button")
                 out_info = gr.JSON(label="File info (gencodec.info)", open=True, elem_id="decode-info")
             with gr.Column(scale=3, min_width=320):
                 out_decoded = gr.Image(
                     label="Decoded image (PNG)", format="png", interactive=False, height=420, elem_id="decoded-image"
                 )
-                out_decoded_file = gr.File(label="Download the decoded PNG", interactive=False, height=120, elem_id="decoded-file")
+                out_decoded_video = gr.Video(
+                    label="Decoded video (MP4)", interactive=False, height=420, visible=False, elem_id="decoded-video"
+                )
+                out_decoded_file = gr.File(
+                    label="Download the decoded file (PNG or MP4)", interactive=False, height=120, elem_id="decoded-file"
+                )
         btn_decode.click(
             decode_file,
             inputs=[in_gcodec],
-            outputs=[out_info, out_decoded, out_decoded_file],
+            outputs=[out_info, out_decoded, out_decoded_video, out_decoded_file],
             api_name="decode",
             concurrency_id="codec",
-        )
+        ).success(_show_decoded, inputs=out_info, outputs=[out_decoded, out_decoded_video], api_visibility="private", queue=False)
 
     with gr.Accordion("About: what this does, honest limits, rate conventions", open=False):
         gr.Markdown(ABOUT)

@@ -15,6 +15,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import gencodec
+from gencodec import media
 
 from .conftest import natural_image
 
@@ -42,6 +43,32 @@ def faithful(client, small_png):
     return client.predict(handle_file(small_png), "faithful", 3, api_name="/compress_image")
 
 
+@pytest.fixture(scope="module")
+def small_clip(tmp_path_factory) -> str:
+    """12 frames of 64×48 moving texture at 12 fps, as an H.264 mp4 (what a user uploads)."""
+    path = tmp_path_factory.mktemp("app-video") / "clip.mp4"
+    path.write_bytes(media.video_to_mp4_bytes(moving_clip(12, 48, 64), 12))
+    return str(path)
+
+
+def moving_clip(n: int, h: int, w: int) -> np.ndarray:
+    t = np.arange(n)[:, None, None]
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.clip(
+        np.stack(np.broadcast_arrays(128 + 90 * np.sin((xx + 3 * t) / 6), (yy * 5) % 256, 60 + 10 * t + 0 * xx), -1), 0, 255
+    ).astype(np.uint8)
+
+
+# tiny settings: (mode, atoms M, codebook size K, steps, GOP, frame size, max frames)
+TINY_VIDEO = ("t2v", 8, 256, 10, 9, 64, 17)
+
+
+@pytest.fixture(scope="module")
+def video_result(client, small_clip):
+    """One video compression, shared by the tests that inspect its outputs."""
+    return client.predict(handle_file(small_clip), *TINY_VIDEO, api_name="/compress_video")
+
+
 def app_error(client, *args, api_name):
     """Call an endpoint that must fail; returns the one-line message the user sees."""
     with pytest.raises(Exception) as info:
@@ -65,15 +92,20 @@ def test_tiny_banner_in_config(gencodec_app):
     assert banner is not None, "no tiny-model banner in the layout"
     assert "GENCODEC_MODELS=tiny" in banner  # says why
     assert "noise-like" in banner and "sizes are real" in banner
+    assert "images and videos" in banner and banner.count('id="tiny-banner"') == 1  # one banner for both models
     tabs = [c.get("props", {}).get("label") for c in config["components"] if c.get("type") == "tabitem"]
-    assert "Image (SD latent)" in tabs and "Decode" in tabs
+    assert tabs == ["Image (SD latent)", "Video (GVC)", "Decode"]
+    modes = next(c["props"]["choices"] for c in config["components"] if c.get("props", {}).get("elem_id") == "video-mode")
+    assert [value for _, value in modes] == ["t2v"]  # only what works: I2V / FLF2V are a note, not an option
 
 
 def test_named_endpoints(client):
     api = client.view_api(return_format="dict", print_info=False)
     names = list(api["named_endpoints"])
     assert any("image" in n for n in names), names
+    assert any("video" in n for n in names), names
     assert any("decode" in n for n in names), names
+    assert len(api["named_endpoints"]["/compress_video"]["parameters"]) == 8
 
 
 def test_gpu_duration_callables_accept_the_same_arguments(gencodec_app):
@@ -85,6 +117,14 @@ def test_gpu_duration_callables_accept_the_same_arguments(gencodec_app):
     assert 1 <= small < big <= 120
     assert 1 <= app._decode_duration(gencodec.encode(np.zeros((64, 64, 3), np.uint8), model="tiny"), progress=None) <= 120
     assert 1 <= app._decode_duration(b"garbage") <= 120
+
+    frames = np.zeros((33, 480, 832, 3), np.uint8)
+    one_gop = app._compress_video_duration(frames, 16.0, 64, 16384, 20, 33, progress=None)
+    longer = app._compress_video_duration(np.zeros((66, 480, 832, 3), np.uint8), 16.0, 64, 16384, 20, 33, progress=None)
+    assert 10 <= one_gop < longer <= app.VIDEO_GPU_CAP_S
+    assert app._compress_video_duration(np.zeros((300, 1080, 1920, 3), np.uint8), 16.0, 64, 16384, 50, 33) == app.VIDEO_GPU_CAP_S
+    gvc = gencodec.encode(moving_clip(9, 16, 16), codec="gvc", model="tiny", atoms=2, codebook_size=256, steps=4, gop=9, fps=8)
+    assert 10 <= app._decode_duration(gvc, progress=None) <= app.VIDEO_GPU_CAP_S
 
 
 # ---------------------------------------------------------------- Image tab
@@ -184,7 +224,8 @@ def test_unexpected_error_is_one_line(gencodec_app, client, small_png, monkeypat
 
 def test_decode_roundtrip(client, faithful):
     gcodec_path = faithful[-1]
-    info, image, png = client.predict(handle_file(gcodec_path), api_name="/decode")
+    info, image, video, png = client.predict(handle_file(gcodec_path), api_name="/decode")
+    assert video is None
     expected = gencodec.info(Path(gcodec_path).read_bytes())
     assert {k: info[k] for k in expected} == json.loads(json.dumps(expected))
     assert info["total_bytes"] == Path(gcodec_path).stat().st_size
@@ -235,3 +276,113 @@ def test_bar_plots_survive_the_examples_cache(gencodec_app):
         back = plot.read_from_flag(stored)
         assert isinstance(back, dict) and back["columns"] == ["codec", "bytes", "psnr", "kind"]
         assert back["data"][1] == ["JPEG", 1010, 25.0, "baseline"]
+    lines = [b for b in app.demo.blocks.values() if isinstance(b, gr.LinePlot)]  # the Video tab's PSNR-per-frame plot
+    assert len(lines) == 1 and lines[0].read_from_flag is app._plot_from_cache
+
+
+# ---------------------------------------------------------------- Video tab
+
+
+def _video_path(value) -> str:
+    """gradio_client returns a gr.Video value as {"video": path, "subtitles": ...}."""
+    return value["video"] if isinstance(value, dict) else value
+
+
+def test_compress_video_outputs(video_result):
+    original, decoded, summary, table, plot, gcodec_path = video_result
+
+    for value in (original, decoded):
+        assert _video_path(value).endswith(".mp4")
+        frames, fps = media.load_video(_video_path(value))
+        assert frames.shape == (12, 48, 64, 3) and fps == 12
+    assert _video_path(original).endswith("clip.coded-clip.mp4") and _video_path(decoded).endswith("clip.decoded.mp4")
+
+    assert gcodec_path.endswith("clip.gvc.gcodec")
+    data = Path(gcodec_path).read_bytes()
+    meta = gencodec.info(data)
+    assert meta["codec"] == "gvc" and meta["mode"] == "t2v" and meta["model"] == "tiny-wan-t2v"
+    assert meta["total_bytes"] == len(data) == Path(gcodec_path).stat().st_size
+    assert (meta["frames"], meta["width"], meta["height"], meta["fps"]) == (12, 64, 48, 12.0)
+    assert (meta["atoms"], meta["codebook_size"], meta["steps"], meta["gop"]) == (8, 256, 10, 9)
+
+    headers, rows = table["headers"], table["data"]
+    assert headers == ["Codec", "Setting", "Bytes", "kbps", "bpp", "PSNR (dB)", "SSIM"]  # 48 px: too small for MS-SSIM
+    assert rows[0][0] == "gencodec gvc (t2v)" and rows[0][1] == "M=8, K=256, 10 steps, GOP 9" and rows[0][2] == len(data)
+    assert rows[0][3] == pytest.approx(meta["kbps"], abs=0.01) and rows[0][4] == pytest.approx(meta["bpp"], abs=1e-4)
+    baselines_found = [r for r in rows[1:] if r[0] in ("H.264 (x264)", "HEVC (x265)", "AV1")]
+    assert baselines_found and len(baselines_found) == len(rows) - 1, rows
+    for row in baselines_found:
+        assert row[2] >= len(data), row  # matched at ≥ our size
+        assert re.fullmatch(r"CRF \d+", row[1])
+        assert row[3] == pytest.approx(8 * row[2] * 12 / 12 / 1000, abs=0.01)  # kbps at the source fps
+
+    columns = plot["columns"] if "columns" in plot else plot["value"]["columns"]
+    data_rows = plot["data"] if "data" in plot else plot["value"]["data"]
+    assert columns == ["time (s)", "frame", "PSNR (dB)", "codec"]
+    assert len(data_rows) == 12 * len(rows)
+    assert {r[3] for r in data_rows} == {"gencodec (GVC)"} | {r[0] for r in baselines_found}
+    assert [r[:2] for r in data_rows[:12]] == [[round(i / 12, 4), i + 1] for i in range(12)]
+
+    assert f"{len(data):,} B" in summary and "kbps" in summary and "12 fps" in summary and "SSIM" in summary
+    assert "last GOP is padded" in summary  # 12 frames in GOPs of 9
+
+
+def test_compress_video_downscales_and_caps_frames(client, tmp_path):
+    clip = tmp_path / "wide.mp4"
+    clip.write_bytes(media.video_to_mp4_bytes(moving_clip(20, 96, 160), 24))
+    result = client.predict(handle_file(str(clip)), "t2v", 4, 256, 4, 17, 64, 17, api_name="/compress_video")
+    original, decoded, summary = result[0], result[1], result[2]
+    for value in (original, decoded):
+        frames, fps = media.load_video(_video_path(value))
+        assert frames.shape == (17, 64, 106, 3) and fps == 24  # short side 64, aspect kept, width even
+    meta = gencodec.info(Path(result[-1]).read_bytes())
+    assert (meta["frames"], meta["width"], meta["height"]) == (17, 106, 64)
+    assert "the first 17 of 20 frames" in summary and "downscaled from 160×96 to 106×64" in summary
+
+
+def test_downscale_frames(gencodec_app):
+    app, _ = gencodec_app
+    portrait = np.zeros((2, 1920, 1080, 3), np.uint8)
+    assert app.downscale_frames(portrait, 480).shape == (2, 854, 480, 3)
+    small = np.zeros((1, 48, 64, 3), np.uint8)
+    assert app.downscale_frames(small, 64) is small and app.downscale_frames(small, 0) is small  # never upscales
+
+
+def test_video_errors_are_one_line(gencodec_app, client, small_clip, monkeypatch):
+    app, _ = gencodec_app
+    assert "Upload a video" in app_error(client, None, *TINY_VIDEO, api_name="/compress_video")
+    msg = app_error(client, handle_file(small_clip), "i2v", *TINY_VIDEO[1:], api_name="/compress_video")
+    assert "i2v" in msg  # not a choice
+    msg = app_error(client, handle_file(small_clip), "t2v", 8, 999, *TINY_VIDEO[3:], api_name="/compress_video")
+    assert "999" in msg
+
+    calls = []
+    monkeypatch.setattr(app, "gpu_compress_video", lambda *a, **k: calls.append(a))
+    monkeypatch.setenv("GENCODEC_MAX_VIDEO_FRAMES", "8")
+    msg = app_error(client, handle_file(small_clip), *TINY_VIDEO, api_name="/compress_video")
+    assert "the limit is 8" in msg and calls == []  # refused before any model work
+
+
+def test_decode_video(client, video_result):
+    gcodec_path = video_result[-1]
+    info, image, video, mp4 = client.predict(handle_file(gcodec_path), api_name="/decode")
+    assert image is None
+    assert info["codec"] == "gvc" and info["media"] == "video" and info["total_bytes"] == Path(gcodec_path).stat().st_size
+    assert mp4.endswith("clip.decoded.mp4")
+    frames, fps = media.load_video(_video_path(video))
+    assert frames.shape == (12, 48, 64, 3) and fps == 12
+    same, _ = media.load_video(_video_path(video_result[1]))  # same file decoded twice: same frames
+    assert np.array_equal(frames, same)
+
+
+def test_decode_tab_shows_the_player_that_applies(gencodec_app):
+    app, _ = gencodec_app
+    image, video = app._show_decoded({"media": "video"})
+    assert (image.visible, video.visible) == (False, True)
+    image, video = app._show_decoded({"media": "image"})
+    assert (image.visible, video.visible) == (True, False)
+
+
+def test_decode_refuses_a_video_file_with_a_hint(client, small_clip):
+    msg = app_error(client, handle_file(small_clip), api_name="/decode")
+    assert "not a .gcodec file" in msg and "MP4" in msg and "Video (GVC) tab" in msg

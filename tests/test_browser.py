@@ -7,6 +7,7 @@ Needs:     apt-get install chromium ; pip install playwright   (no `playwright i
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -169,6 +170,80 @@ def test_cached_example_in_the_browser(browser, gencodec_app, tmp_path):
         expect(page.locator("[data-testid='status-tracker'].wrap:not(.hide)")).to_have_count(0, timeout=TIMEOUT_MS)
         expect(page.locator("canvas, svg.marks").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "app-example.png"), full_page=True)
+        assert not console_errors, console_errors
+    finally:
+        page.close()
+
+
+def test_video_tab_in_the_browser(browser, gencodec_app, tmp_path):
+    """The Video tab renders, offers only T2V, and its example (lazily cached) fills every output: players that
+    play, the table, the per-frame PSNR plot and the .gcodec download."""
+    _, url = gencodec_app
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    console_errors = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    try:
+        page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+        page.get_by_role("tab", name="Video (GVC)").click()
+        modes = page.locator("#video-mode input[type=radio]")
+        expect(modes).to_have_count(1, timeout=TIMEOUT_MS)  # only what works
+        expect(page.locator("#video-mode")).to_contain_text("T2V")
+        expect(page.get_by_text("I2V and FLF2V modes", exact=False)).to_be_visible()
+        expect(page.locator("#compress-video-button")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "app-video-tab-empty.png"), full_page=True)
+
+        page.get_by_role("gridcell").filter(has_text="t2v").last.click()  # sunset_hills.mp4, tiny settings
+        expect(page.locator("#video-gcodec-file a[download]")).to_have_attribute(
+            "download", "sunset_hills.gvc.gcodec", timeout=TIMEOUT_MS
+        )
+        table = page.locator("#video-results-table")
+        expect(table.get_by_role("gridcell", name="gencodec gvc (t2v)", exact=True)).to_be_visible()
+        expect(page.locator("#video-summary")).to_contain_text("downscaled from 832×480 to 110×64")
+        expect(page.locator("[data-testid='status-tracker'].wrap:not(.hide)")).to_have_count(0, timeout=TIMEOUT_MS)
+        expect(page.locator("#video-psnr-plot canvas, #video-psnr-plot svg.marks").first).to_be_visible()
+        # both players must load their mp4 (a wrong file route or an unplayable codec leaves readyState 0)
+        page.wait_for_function(
+            "() => { const v = [...document.querySelectorAll('#video-original video, #video-decoded video')];"
+            " return v.length === 2 && v.every(x => x.readyState >= 1 && x.duration > 0); }",
+            timeout=TIMEOUT_MS,
+        )
+        shot = Path(tmp_path) / "app-video-tab.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
+        assert "Traceback" not in page.content()
+        assert not console_errors, console_errors
+    finally:
+        page.close()
+
+
+def test_decode_video_in_the_browser(browser, gencodec_app, tmp_path):
+    """A GVC file decodes to a playing video; the image viewer is hidden (and comes back for an image file)."""
+    _, url = gencodec_app
+    frames = (np.zeros((9, 32, 48, 3)) + 20 * np.arange(9)[:, None, None, None]).astype(np.uint8)
+    data = gencodec.encode(frames, codec="gvc", model="tiny", atoms=4, codebook_size=256, steps=4, gop=9, fps=8)
+    gcodec = tmp_path / "clip.gvc.gcodec"
+    gcodec.write_bytes(data)
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    console_errors = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    try:
+        page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+        page.get_by_role("tab", name="Decode").click()
+        _upload_to_file_component(page, "input-gcodec", gcodec)
+        expect(page.locator("#input-gcodec")).to_contain_text("clip.gvc", timeout=TIMEOUT_MS)
+        page.locator("#decode-button").click()
+        expect(page.locator("#decoded-file a[download]")).to_have_attribute("download", "clip.decoded.mp4", timeout=TIMEOUT_MS)
+        expect(page.locator("#decode-info")).to_contain_text("gvc")
+        expect(page.locator("#decoded-video video")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.locator("#decoded-image")).to_be_hidden()
+        page.wait_for_function(
+            "() => { const v = document.querySelector('#decoded-video video'); return v && v.readyState >= 1 && v.duration > 0; }",
+            timeout=TIMEOUT_MS,
+        )
+        shot = Path(tmp_path) / "app-decode-video.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot: {shot}")
         assert not console_errors, console_errors
     finally:
         page.close()
