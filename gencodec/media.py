@@ -119,8 +119,11 @@ def check_video_size(width: int, height: int, frames: int) -> None:
         raise InputError("video is empty")
 
 
-def load_video(source, max_frames: int | None = None) -> tuple[np.ndarray, float]:
-    """A video file → (uint8 frames (T, H, W, 3), source fps). Limits are checked before decoding frames."""
+def load_video(source, max_frames: int | None = None, first: int | None = None) -> tuple[np.ndarray, float]:
+    """A video file → (uint8 frames (T, H, W, 3), source fps). Limits are checked before decoding frames.
+
+    `first=N` keeps only the first N frames (and stops decoding there) instead of refusing a long video.
+    """
     import imageio_ffmpeg
 
     path = Path(source)
@@ -134,11 +137,16 @@ def load_video(source, max_frames: int | None = None) -> tuple[np.ndarray, float
         fps = float(meta.get("fps") or 0.0)
         duration = float(meta.get("duration") or 0.0)
         check_video_size(width, height, 1)
-        if fps > 0 and duration * fps > limit + 1:
+        if first is not None:
+            limit = min(limit, first)
+        if first is None and fps > 0 and duration * fps > limit + 1:
             raise InputError(f"video has about {round(duration * fps)} frames; the limit is {limit}")
         frames = []
         for raw in reader:
             frames.append(np.frombuffer(raw, np.uint8).reshape(height, width, 3))
+            if first is not None and len(frames) >= limit:
+                reader.close()
+                break
             if len(frames) > limit:
                 reader.close()
                 raise InputError(f"video has more than {limit} frames; the limit is {limit}")

@@ -49,14 +49,23 @@ _SD_FILES = (
     "vae/diffusion_pytorch_model.safetensors",
 )
 
+# Shard names differ per checkpoint: the index files are the cheap, reliable "is it cached" check.
+_WAN_FILES = (
+    "model_index.json",
+    "vae/config.json",
+    "transformer/config.json",
+    "text_encoder/config.json",
+    "tokenizer/tokenizer_config.json",
+)
+
 REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("sd-v1-4", 0, FAMILY_SD, "CompVis/stable-diffusion-v1-4", "Stable Diffusion v1.4 (Bühlmann 2022)", _SD_FILES),
     ModelSpec("tiny-sd", 1, FAMILY_SD, None, "tiny random SD (offline tests and demos)"),
-    ModelSpec("wan2.1-t2v-1.3b", 2, FAMILY_WAN_T2V, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "Wan 2.1 text-to-video 1.3B"),
+    ModelSpec("wan2.1-t2v-1.3b", 2, FAMILY_WAN_T2V, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "Wan 2.1 text-to-video 1.3B", _WAN_FILES),
     ModelSpec("tiny-wan-t2v", 3, FAMILY_WAN_T2V, None, "tiny random Wan T2V (offline tests and demos)"),
-    ModelSpec("wan2.1-i2v-14b-480p", 4, FAMILY_WAN_I2V, "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan 2.1 image-to-video 14B, 480p"),
+    ModelSpec("wan2.1-i2v-14b-480p", 4, FAMILY_WAN_I2V, "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers", "Wan 2.1 image-to-video 14B, 480p", _WAN_FILES),
     ModelSpec("tiny-wan-i2v", 5, FAMILY_WAN_I2V, None, "tiny random Wan I2V (offline tests and demos)"),
-    ModelSpec("wan2.1-flf2v-14b-720p", 6, FAMILY_WAN_FLF2V, "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", "Wan 2.1 first-last-frame 14B, 720p"),
+    ModelSpec("wan2.1-flf2v-14b-720p", 6, FAMILY_WAN_FLF2V, "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", "Wan 2.1 first-last-frame 14B, 720p", _WAN_FILES),
     ModelSpec("tiny-wan-flf2v", 7, FAMILY_WAN_FLF2V, None, "tiny random Wan FLF2V (offline tests and demos)"),
 )
 _BY_ID = {m.id: m for m in REGISTRY}

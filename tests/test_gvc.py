@@ -191,3 +191,17 @@ def test_flf2v_codes_every_boundary_frame_once(frames):
     assert gencodec.encode(frames[:17], fps=24, **dict(SMALL, mode="flf2v")) == data
     with pytest.raises(InputError, match="apply to the i2v mode"):
         gencodec.encode(frames[:17], **dict(SMALL, mode="flf2v"), tail_atoms=4)
+
+
+def test_load_video_keeps_the_first_frames(tmp_path, frames):
+    path = tmp_path / "long.mp4"
+    path.write_bytes(media.video_to_mp4_bytes(frames, 24.0))
+    video, fps = media.load_video(path, first=5)
+    assert video.shape[0] == 5 and fps == 24.0
+    with pytest.raises(InputError, match="limit is 5"):
+        media.load_video(path, max_frames=5)
+
+
+def test_t2v_accepts_a_codebook_smaller_than_the_tail_atom_default(frames):
+    data = gencodec.encode(frames[:9], **{**SMALL, "codebook_size": 64, "atoms": 4})
+    assert gencodec.decode(data).shape == (9, 48, 72, 3)

@@ -75,7 +75,7 @@ class GVCCodec:
             raise err(f"unknown gvc mode {s['mode']}")
         if not 2 <= s["K"] <= MAX_K:
             raise err(f"codebook size K must be in 2..{MAX_K}")
-        if not 1 <= s["M"] <= s["K"] or not 1 <= s["tail_atoms"] <= s["K"]:
+        if not 1 <= s["M"] <= s["K"] or (s["mode"] == MODES["i2v"] and not 1 <= s["tail_atoms"] <= s["K"]):
             raise err("atoms M (and tail atoms) must be between 1 and K")
         if not 1 <= s["steps"] <= 200 or not 0 <= s["ode_tail"] < s["steps"]:
             raise err("steps must be 1..200 with fewer ODE tail steps than steps")
@@ -227,13 +227,13 @@ class GVCCodec:
                 if s["tail_residual"]:
                     blob, correction = _tail_residual(target[-1] - z[-1])
                     tail_blobs.append(blob)
-                    z[-1] += correction
+                    z[-1] += correction.to(z.device)
             else:
                 flat = selections[g * sde_steps * lat : (g + 1) * sde_steps * lat]
                 replay = [flat[i * lat : (i + 1) * lat] for i in range(sde_steps)]
                 z, _ = self._sample(wan, s, g, lat_shape, per_frame, condition, selections=replay)
                 if s["tail_residual"]:
-                    z[-1] += _read_tail_residual(tails[g], z.shape[1:])
+                    z[-1] += _read_tail_residual(tails[g], z.shape[1:]).to(z.device)
             latents.append(z)
             if s["mode"] == MODES["i2v"] and g + 1 < n_gops:
                 ref = wan.decode_latent(z[-1:].permute(1, 0, 2, 3))[-1]  # the decoded last frame starts the next GOP
@@ -242,10 +242,11 @@ class GVCCodec:
     @staticmethod
     def _sample(wan, s: dict, gop_index: int, shape, per_frame, condition=None, target=None, selections=None):
         gen = torch.Generator("cpu").manual_seed(s["seed"] * 1_000_003 + gop_index)
-        x_init = torch.randn(shape, generator=gen, dtype=torch.float32)  # x_T: seeded on the CPU, free
+        # x_T: drawn on the CPU (same numbers everywhere), then moved; the codebook search runs on the model's device
+        x_init = torch.randn(shape, generator=gen, dtype=torch.float32).to(wan.device)
 
         def velocity(x, t):
-            return wan.velocity(x.permute(1, 0, 2, 3), t, condition=condition).permute(1, 0, 2, 3).to(torch.float32).cpu()
+            return wan.velocity(x.permute(1, 0, 2, 3), t, condition=condition).permute(1, 0, 2, 3).to(torch.float32)
 
         schedule = sampler.Schedule(steps=s["steps"], ode_tail=s["ode_tail"], shift=s["shift"], g=s["g"])
         return sampler.run(
