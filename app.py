@@ -51,7 +51,9 @@ MODE_CHOICES = [("Faithful (Bühlmann, ≈5 KB at 512²)", "faithful"), (f"Targe
 
 VIDEO_CODEC = "gvc"
 VIDEO_FAMILY = "wan-t2v"
-VIDEO_MODES = [("T2V: indices only, no reference frame", "t2v")]  # I2V / FLF2V: not in this gencodec version
+# I2V / FLF2V run on Wan's 14B checkpoints: available from the CLI and the Python API, too big to sit beside
+# the other models in one ZeroGPU Space.
+VIDEO_MODES = [("T2V: indices only, no reference frame", "t2v")]
 VIDEO_GOPS = (9, 17, 33)
 VIDEO_STEPS_RANGE = (4, 50)  # the sampler ends with 3 ODE steps, so at least 4
 VIDEO_ATOMS_RANGE = (1, 256)
@@ -538,7 +540,7 @@ def compress_video(
             raise gr.Error("Upload a video first (MP4, WebM, MOV or any format ffmpeg reads).", print_exception=False)
         if mode not in [value for _, value in VIDEO_MODES]:
             raise gr.Error(
-                f"unknown mode '{mode}': this version codes T2V only (I2V and FLF2V are coming)", print_exception=False
+                f"unknown mode '{mode}': this app codes T2V; I2V and FLF2V (14B models) run from the CLI", print_exception=False
             )
         atoms = _int_setting(atoms, "atoms M", *VIDEO_ATOMS_RANGE)
         codebook_size = _int_setting(codebook_size, "codebook size K", 2, 1 << 20, VIDEO_K_CHOICES)
@@ -806,8 +808,8 @@ of the first N − 3 steps, for every latent frame, the encoder picks the M of K
 their signs) that best point from the sampler's current clean estimate towards the real latent, and uses their sum as
 that step's noise; the last 3 steps are deterministic. The `.gcodec` file holds only these choices
 (⌈log2 C(K, M)⌉ + M bits per latent frame and step) and the decoder replays them. Bitrate knobs: M and K.
-This version codes **T2V** mode only (no reference frame is sent); I2V and FLF2V (first / last frames sent) are
-coming. The decoded video is a *generated* clip steered towards yours: motion, faces, text and fine texture can
+The app codes **T2V** mode (no reference frame is sent). I2V (first frame sent, GOPs chained) and FLF2V (GOP
+boundary frames sent) use Wan's 14B checkpoints and run from the CLI: `gencodec encode clip.mp4 --codec gvc --mode i2v`. The decoded video is a *generated* clip steered towards yours: motion, faces, text and fine texture can
 differ. Videos up to 1080p and {media.max_video_frames()} frames are accepted; the app downscales to 480p and keeps
 the first frames by default to fit the GPU time slot. kbps = 8 · bytes / duration at the source frame rate;
 bpp = 8 · bytes / (frames · H · W). Baselines (x264, x265, AV1 via ffmpeg, mp4 files) use the *highest* CRF whose
@@ -942,7 +944,8 @@ with gr.Blocks(title="gencodec — generative image and video compression", dele
                     elem_id="input-video",
                 )
                 in_vmode = gr.Radio(VIDEO_MODES, value="t2v", label="Mode", elem_id="video-mode")
-                gr.Markdown("<small>I2V and FLF2V modes (reference frames sent) are coming in a later version.</small>")
+                gr.Markdown("<small>I2V and FLF2V (reference frames sent; Wan 14B) run from the CLI: "
+                            "<code>gencodec encode clip.mp4 --codec gvc --mode i2v</code>.</small>")
                 with gr.Row():
                     in_atoms = gr.Slider(
                         *VIDEO_ATOMS_RANGE,

@@ -188,7 +188,7 @@ def test_video_tab_in_the_browser(browser, gencodec_app, tmp_path):
         modes = page.locator("#video-mode input[type=radio]")
         expect(modes).to_have_count(1, timeout=TIMEOUT_MS)  # only what works
         expect(page.locator("#video-mode")).to_contain_text("T2V")
-        expect(page.get_by_text("I2V and FLF2V modes", exact=False)).to_be_visible()
+        expect(page.get_by_text("I2V and FLF2V (reference frames sent", exact=False)).to_be_visible()
         expect(page.locator("#compress-video-button")).to_be_visible()
         page.screenshot(path=str(tmp_path / "app-video-tab-empty.png"), full_page=True)
 
