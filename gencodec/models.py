@@ -135,7 +135,7 @@ def load_component(cls, source: str, subfolder: str | None = None, **kwargs):
         raise ModelUnavailableError(f"model folder not found: {source}")
     if subfolder:
         kwargs["subfolder"] = subfolder
-    if "Tokenizer" not in cls.__name__:
+    if not any(kind in cls.__name__ for kind in ("Tokenizer", "Processor")):  # only weights have safetensors
         kwargs.setdefault("use_safetensors", True)
     try:
         return cls.from_pretrained(source, **kwargs)
