@@ -205,3 +205,11 @@ def test_load_video_keeps_the_first_frames(tmp_path, frames):
 def test_t2v_accepts_a_codebook_smaller_than_the_tail_atom_default(frames):
     data = gencodec.encode(frames[:9], **{**SMALL, "codebook_size": 64, "atoms": 4})
     assert gencodec.decode(data).shape == (9, 48, 72, 3)
+
+
+def test_real_loading_path_via_save_pretrained(tmp_path, wan, frames):
+    wan.save_pretrained(tmp_path / "wan")
+    assert (tmp_path / "wan" / "transformer" / "diffusion_pytorch_model.safetensors").exists()
+    data = gencodec.encode(frames[:9], **{**SMALL, "model": str(tmp_path / "wan")})
+    assert gencodec.info(data)["model"] == str(tmp_path / "wan")
+    assert gencodec.decode(data).shape == (9, 48, 72, 3)

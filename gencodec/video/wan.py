@@ -46,6 +46,16 @@ class WanModel:
     _prompts: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def save_pretrained(self, path) -> None:
+        """Write a diffusers-layout folder (safetensors) that `load_wan(path)` reads back."""
+        from pathlib import Path
+
+        path = Path(path)
+        self.vae.save_pretrained(path / "vae")
+        self.transformer.save_pretrained(path / "transformer")
+        self.text_encoder.save_pretrained(path / "text_encoder")
+        self.tokenizer.save_pretrained(path / "tokenizer")
+
     @property
     def max_text_tokens(self) -> int:
         return min(MAX_TEXT_TOKENS, getattr(self.tokenizer, "model_max_length", MAX_TEXT_TOKENS))
@@ -147,11 +157,11 @@ class WanModel:
 def build_tiny(image_conditioned: bool = False) -> tuple:
     """diffusers' own Wan test configs (I2V: 36 input channels, no CLIP), seeded weights, byte-level tokenizer."""
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
-    from transformers import CLIPTokenizer, T5Config, T5EncoderModel
+    from transformers import CLIPTokenizer, UMT5Config, UMT5EncoderModel
 
     vae = AutoencoderKLWan(**_TINY_VAE)
     transformer = WanTransformer3DModel(**{**_TINY_TRANSFORMER, "in_channels": 36 if image_conditioned else 16})
-    text_encoder = T5EncoderModel(T5Config(**_TINY_TEXT))
+    text_encoder = UMT5EncoderModel(UMT5Config(**_TINY_TEXT))  # the real checkpoints' class, so save/load round-trips
     for i, module in enumerate((vae, transformer, text_encoder)):
         models.seeded_fill_(module, TINY_SEED + i + (10 if image_conditioned and module is transformer else 0))
     tokenizer = CLIPTokenizer(vocab=models.byte_level_vocab(), merges=[], model_max_length=16)
