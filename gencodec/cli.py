@@ -100,7 +100,8 @@ def cmd_info(args) -> None:
     print(f"{args.input}: {meta['codec']} ({meta.get('mode', '')}), model {meta['model']}")
     print(f"  {meta['media']} {meta['width']}×{meta['height']}, {meta['frames']} frame(s)")
     print(f"  header {meta['header_bytes']} B; sections: " + ", ".join(f"{s['name']} {s['bytes']} B" for s in meta["sections"]))
-    print(f"  total {meta['total_bytes']} bytes, {meta['bpp']:.4f} bpp")
+    rate = f", {meta['kbps']:.2f} kbps at {meta['fps']:g} fps" if "kbps" in meta else ""
+    print(f"  total {meta['total_bytes']} bytes, {meta['bpp']:.4f} bpp{rate}")
 
 
 def cmd_compare(args) -> None:
