@@ -49,7 +49,8 @@ def _out_path(path: str, allowed: tuple[str, ...]) -> Path:
 
 def _encode_params(args) -> dict:
     params = {"model": args.model, "device": _device(args.device)}
-    for name in ("target_bytes", "mode", "latent", "atoms", "codebook_size", "steps", "gop", "seed", "tail_atoms"):
+    for name in ("target_bytes", "mode", "latent", "atoms", "codebook_size", "steps", "gop", "seed", "tail_atoms",
+                 "prompt", "preset", "fit_steps"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -140,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, help="gvc: codebook and initial-noise seed (default 42)")
         p.add_argument("--tail-atoms", type=int, help="gvc i2v: atoms on the last 2 latent frames (default 128)")
         p.add_argument("--tail-residual", action="store_true", help="gvc i2v: send an 8-bit residual of the last latent frame")
+        p.add_argument("--prompt", help="lora: the clip's caption (stored in the file; decode --prompt edits)")
+        p.add_argument("--preset", choices=["fast", "paper"], help="lora: fitting preset (fast: 300 steps, paper: 2000)")
+        p.add_argument("--fit-steps", type=int, help="lora: optimisation steps (overrides the preset)")
 
     p = sub.add_parser("encode", help="compress an image or a video into a .gcodec file")
     p.add_argument("input")

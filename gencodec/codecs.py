@@ -46,6 +46,16 @@ CODECS: dict[str, CodecInfo] = {
         sections={1: "atom indices and signs", 2: "reference frames (sd-latent .gcodec files)", 3: "tail latent residuals"},
         description="Wan 2.1 stochastic sampler steered by seeded codebook atoms (GVCC); the file is atom indices",
     ),
+    "lora": CodecInfo(
+        name="lora",
+        id=2,
+        family="wan-t2v",
+        media="video",
+        implementation="gencodec.lora.codec:LoRACodec",
+        params={0: "theta_length", 1: "seed", 2: "decode_steps", 3: "block_groups"},
+        sections={1: "theta (quantised, range coded)", 2: "prompt (UTF-8)"},
+        description="a one-vector LoRA of a frozen Wan 2.1 model fitted to the clip (Compression as Adaptation)",
+    ),
 }
 _BY_ID = {c.id: c for c in CODECS.values()}
 
