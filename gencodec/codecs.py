@@ -52,8 +52,8 @@ CODECS: dict[str, CodecInfo] = {
         family="wan-t2v",
         media="video",
         implementation="gencodec.lora.codec:LoRACodec",
-        params={0: "theta_length", 1: "seed", 2: "decode_steps", 3: "block_groups"},
-        sections={1: "theta (quantised, range coded)", 2: "prompt (UTF-8)"},
+        params={0: "theta_length", 1: "seed", 2: "decode_steps", 3: "block_groups", 4: "scaling_candidates"},
+        sections={1: "theta (quantised, range coded)", 2: "prompt (UTF-8)", 3: "scaling choices"},
         description="a one-vector LoRA of a frozen Wan 2.1 model fitted to the clip (Compression as Adaptation)",
     ),
 }

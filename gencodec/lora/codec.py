@@ -8,7 +8,9 @@ time edits the video.
 
 This version: one clip of up to 81 frames (padded to 4k+1 frames and a multiple of 16 pixels, cropped
 back), fitting in full precision then uniform quantisation (step from `--target-bytes` or from θ's
-spread). Quantisation-aware fitting, inference-time scaling and merging come later.
+spread). Inference-time scaling (`scaling=N`): decoding becomes the codebook SDE sampler with one of N
+seeded candidates per step, chosen by the encoder against the true latent and stored (⌈log2 N⌉ + 1
+bits per step); the decoder replays the choices exactly. Quantisation-aware fitting and merging come later.
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import container, media, models
+from .. import codebook, container, media, models
 from ..codecs import by_name
 from ..errors import FormatError, InputError
-from ..video import sde
+from ..video import sampler, sde
 from ..video.wan import PATCH, SPATIAL_FACTOR, TEMPORAL_FACTOR, load_wan
 from . import fit, theta_coding
 from .adapter import OneVectorLoRA
 
 INFO = by_name("lora")
-SEC_THETA, SEC_PROMPT = 1, 2
-P_D, P_SEED, P_STEPS, P_GROUPS = range(4)
+SEC_THETA, SEC_PROMPT, SEC_SCALING = 1, 2, 3
+P_D, P_SEED, P_STEPS, P_GROUPS, P_SCALING = range(5)
+SCALING_ODE_TAIL = 3  # the last steps of a scaled decode are plain ODE steps (no choice to make)
+MAX_SCALING = 1 << 20
 DEFAULT_D = 131_072
 DEFAULT_SEED = 0
 DEFAULT_DECODE_STEPS = 50
@@ -42,7 +46,7 @@ class LoRACodec:
 
     def encode(self, video, *, model: str | None = None, prompt: str = "", preset: str = "fast", fit_steps: int | None = None,
                lr: float | None = None, d: int | None = None, seed: int | None = None, target_bytes: int | None = None,
-               fps: float | None = None, device=None, **unused) -> bytes:
+               scaling: int | None = None, fps: float | None = None, device=None, **unused) -> bytes:
         """Fit θ to a clip (path, or uint8 frames (T, H, W, 3) with `fps`) and write a .gcodec file."""
         if unused:
             raise InputError(f"option(s) not used by lora: {', '.join(sorted(unused))}")
@@ -51,6 +55,8 @@ class LoRACodec:
         prompt = prompt or ""
         if len(prompt.encode("utf-8")) > MAX_PROMPT_BYTES:
             raise InputError(f"prompt longer than {MAX_PROMPT_BYTES} bytes")
+        if scaling is not None and not 2 <= scaling <= MAX_SCALING:
+            raise InputError(f"--scaling must be between 2 and {MAX_SCALING} candidates per step")
         steps = fit_steps if fit_steps is not None else PRESETS[preset]["fit_steps"]
         if not 0 <= steps <= 100_000:
             raise InputError("--fit-steps must be between 0 and 100000")
@@ -71,20 +77,33 @@ class LoRACodec:
             fit.fit(wan, adapter, z, prompt, steps, lr=lr or PRESETS[preset]["lr"], seed=seed, shift=shift)
         theta = adapter.state().detach().float().cpu()
         params = {P_D: d} if seed == DEFAULT_SEED else {P_D: d, P_SEED: seed}
+        if scaling:
+            params[P_SCALING] = scaling
         header = container.Header(codec=INFO.id, model=models.header_model(spec), media=container.MEDIA_VIDEO, width=w,
                                   height=h, frames=n, fps_milli=int(round(fps * 1000)), params=params)
         groups = adapter.theta_groups
 
-        def pack(step: float) -> bytes:
+        # With --scaling the candidate choices take a known number of bytes, so rate control can size θ first.
+        reserved = b"\0" * codebook.payload_bytes(scaling, [1] * (DEFAULT_DECODE_STEPS - SCALING_ODE_TAIL)) if scaling else b""
+
+        def pack(step: float, choices: bytes = reserved) -> bytes:
             sections = [(SEC_THETA, theta_coding.encode_theta(theta, step, groups))]
             if prompt:
                 sections.append((SEC_PROMPT, prompt.encode("utf-8")))
+            if scaling:
+                sections.append((SEC_SCALING, choices))
             return container.pack(header, sections)
 
         spread = float(theta.abs().mean()) or 1e-3
-        if target_bytes is None:
-            return pack(spread)  # ≈ 2 bits per entry for Laplace-like θ
-        return _rate_control(pack, spread, target_bytes)
+        step = spread if target_bytes is None else _rate_control(pack, spread, target_bytes)  # spread: ≈ 2 bits/entry
+        if not scaling:
+            return pack(step)
+        # Inference-time scaling: with the θ the decoder will have, pick one of N seeded candidates per step.
+        symbols = theta_coding.quantize(theta, step)
+        adapter.load(theta_coding.dequantize(symbols, step))
+        with adapter:
+            chosen = _scaled_sampling(wan, adapter, z.shape, prompt, seed, scaling, sde.default_shift(h), target=z)
+        return pack(step, codebook.pack_selections(chosen, scaling))
 
     def read(self, data: bytes):
         c = container.unpack(data)
@@ -124,15 +143,40 @@ class LoRACodec:
         adapter.load(theta_coding.decode_theta_tensor(c.section(SEC_THETA), d, adapter.theta_groups))
         n = _clip_length(h.frames)
         shape = (16, (n - 1) // TEMPORAL_FACTOR + 1, -(-h.height // GRID) * PATCH, -(-h.width // GRID) * PATCH)
+        use_prompt = stored_prompt if prompt is None else prompt
         with adapter:
-            z = fit.ode_decode(wan, shape, stored_prompt if prompt is None else prompt, steps=steps,
-                               shift=sde.default_shift(h.height), seed=seed)
+            if P_SCALING in h.params:
+                n_cand = h.params[P_SCALING]
+                if not 2 <= n_cand <= MAX_SCALING:
+                    raise FormatError("corrupt file: bad number of scaling candidates")
+                choices = codebook.unpack_selections(c.section(SEC_SCALING), n_cand, [1] * (DEFAULT_DECODE_STEPS - SCALING_ODE_TAIL))
+                z = _scaled_sampling(wan, adapter, shape, use_prompt, seed, n_cand, sde.default_shift(h.height), choices=choices)
+            else:
+                z = fit.ode_decode(wan, shape, use_prompt, steps=steps, shift=sde.default_shift(h.height), seed=seed)
         frames = wan.decode_latent(z)[: h.frames, : h.height, : h.width]
         return np.ascontiguousarray(frames)
 
     def describe(self, c: container.Container) -> dict:
         prompt = dict(c.sections).get(SEC_PROMPT, b"").decode("utf-8", "replace")
         return {"prompt": prompt, "theta_length": c.header.params.get(P_D), "seed": c.header.params.get(P_SEED, DEFAULT_SEED)}
+
+
+def _scaled_sampling(wan, adapter, shape, prompt: str, seed: int, candidates: int, shift: float, *, target=None, choices=None):
+    """The codebook sampler with one choice of N seeded candidates per step over the whole latent.
+
+    Encoding (target given) returns the choices; decoding (choices given) returns the latent.
+    """
+    x_init = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed)).to(wan.device)[None].flatten(1)
+
+    def velocity(x, t):
+        return wan.velocity(x.reshape(shape), t, prompt).float().reshape(1, -1)
+
+    schedule = sampler.Schedule(steps=DEFAULT_DECODE_STEPS, ode_tail=SCALING_ODE_TAIL, shift=shift)
+    replay = None if choices is None else [[c] for c in choices]
+    x, chosen = sampler.run(velocity, x_init, schedule, seed=seed, K=candidates, atoms_per_frame=[1],
+                            target=None if target is None else target.reshape(1, -1), selections=replay,
+                            progress="scaled sampling")
+    return [step[0] for step in chosen] if target is not None else x.reshape(shape)
 
 
 def _clip_length(n: int) -> int:
@@ -164,7 +208,7 @@ def _load(video, fps):
 
 
 def _rate_control(pack, spread: float, target: int) -> bytes:
-    """Finest quantiser step whose whole file fits `target` bytes (bisection on a log grid of steps)."""
+    """The finest quantiser step whose whole file fits `target` bytes (bisection on a log grid of steps)."""
     def size(code: int) -> bytes:
         return pack(spread * 2.0 ** (code / 16.0))
 
@@ -172,12 +216,10 @@ def _rate_control(pack, spread: float, target: int) -> bytes:
     coarsest = size(hi)
     if len(coarsest) > target:
         raise InputError(f"target of {target} bytes is too small: the smallest file is {len(coarsest)} bytes")
-    best = coarsest
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        data = size(mid)
-        if len(data) <= target:
-            hi, best = mid, data
+        if len(size(mid)) <= target:
+            hi = mid
         else:
             lo = mid
-    return best
+    return spread * 2.0 ** (hi / 16.0)
