@@ -50,7 +50,7 @@ def _out_path(path: str, allowed: tuple[str, ...]) -> Path:
 def _encode_params(args) -> dict:
     params = {"model": args.model, "device": _device(args.device)}
     for name in ("target_bytes", "mode", "latent", "atoms", "codebook_size", "steps", "gop", "seed", "tail_atoms",
-                 "prompt", "preset", "fit_steps", "scaling"):
+                 "prompt", "preset", "fit_steps", "scaling", "qat_steps"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--prompt", help="lora: the clip's caption (stored in the file; decode --prompt edits)")
         p.add_argument("--preset", choices=["fast", "paper"], help="lora: fitting preset (fast: 300 steps, paper: 2000)")
         p.add_argument("--fit-steps", type=int, help="lora: optimisation steps (overrides the preset)")
+        p.add_argument("--qat-steps", type=int, help="lora: rate-stage steps on rounded θ (fast: 0, paper: 400)")
         p.add_argument("--scaling", type=int, help="lora: inference-time scaling, one of N seeded candidates per step (stored)")
 
     p = sub.add_parser("encode", help="compress an image or a video into a .gcodec file")

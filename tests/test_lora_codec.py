@@ -133,3 +133,28 @@ def test_inference_time_scaling_replays_and_helps(clip, wan):
 def test_scaling_fits_inside_a_byte_target(clip):
     data = gencodec.encode(clip, target_bytes=200, scaling=16, **FAST)
     assert len(data) <= 200 and gencodec.info(data)["sections"][-1]["name"] == "scaling choices"
+
+
+def test_rate_stage_trains_on_the_rounded_theta(clip, wan):
+    """During the rate stage the forward pass sees θ on the quantiser grid; afterwards the file decodes."""
+    z = wan.encode_video(clip)
+    adapter = OneVectorLoRA(wan.transformer, d=192, seed=0, block_groups=lora_codec.DEFAULT_BLOCK_GROUPS)
+    seen = []
+    with adapter:
+        fit.fit(wan, adapter, z, "", 20, lr=2e-2, progress=False)
+        step = float(adapter.state().abs().mean())
+        original = fit.flow_matching_loss
+
+        def spy(*args, **kwargs):
+            seen.append(adapter.quantizer(adapter.theta).detach().clone())
+            return original(*args, **kwargs)
+
+        fit.flow_matching_loss = spy
+        try:
+            losses = fit.quantisation_aware(wan, adapter, z, "", 5, step, progress=False)
+        finally:
+            fit.flow_matching_loss = original
+    assert len(losses) == 5 and adapter.quantizer is None
+    assert all(torch.allclose(q / step, torch.round(q / step), atol=1e-4) for q in seen)
+    data = gencodec.encode(clip, qat_steps=10, **FAST)
+    assert gencodec.decode(data).shape == clip.shape

@@ -201,13 +201,16 @@ class OneVectorLoRA(nn.Module):
             x = args[0] if args else None
             if x is None:
                 raise RuntimeError(f"{t.name}: LoRA hook needs the input as a positional argument")
-            a, b, _ = self._factors(t, self.theta, a_pos)
+            theta = self.theta if self.quantizer is None else self.quantizer(self.theta)
+            a, b, _ = self._factors(t, theta, a_pos)
             delta = F.linear(F.linear(x, a.to(x.dtype)), b.to(x.dtype))
             if self.scaling != 1.0:
                 delta = delta * self.scaling
             return output + delta.to(output.dtype)
 
         return hook
+
+    quantizer = None  # optional θ → θ used by the forward pass (quantisation-aware fitting)
 
     @property
     def attached(self) -> bool:

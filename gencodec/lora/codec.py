@@ -8,9 +8,10 @@ time edits the video.
 
 This version: one clip of up to 81 frames (padded to 4k+1 frames and a multiple of 16 pixels, cropped
 back), fitting in full precision then uniform quantisation (step from `--target-bytes` or from θ's
-spread). Inference-time scaling (`scaling=N`): decoding becomes the codebook SDE sampler with one of N
+spread), optionally followed by a rate stage (`qat_steps`: θ rounded to that grid in the forward pass,
+straight-through, plus a per-group Laplace rate term on the rounded values). Inference-time scaling (`scaling=N`): decoding becomes the codebook SDE sampler with one of N
 seeded candidates per step, chosen by the encoder against the true latent and stored (⌈log2 N⌉ + 1
-bits per step); the decoder replays the choices exactly. Quantisation-aware fitting and merging come later.
+bits per step); the decoder replays the choices exactly. Merging two files comes later.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ DEFAULT_SEED = 0
 DEFAULT_DECODE_STEPS = 50
 DEFAULT_BLOCK_GROUPS = 3
 MAX_FRAMES = 81
-PRESETS = {"fast": dict(fit_steps=300, lr=2e-3), "paper": dict(fit_steps=2000, lr=2e-3)}
+PRESETS = {"fast": dict(fit_steps=300, lr=2e-3, qat_steps=0), "paper": dict(fit_steps=2000, lr=2e-3, qat_steps=400)}
 GRID = SPATIAL_FACTOR * PATCH
 MAX_PROMPT_BYTES = 4096
 
@@ -46,7 +47,8 @@ class LoRACodec:
 
     def encode(self, video, *, model: str | None = None, prompt: str = "", preset: str = "fast", fit_steps: int | None = None,
                lr: float | None = None, d: int | None = None, seed: int | None = None, target_bytes: int | None = None,
-               scaling: int | None = None, fps: float | None = None, device=None, **unused) -> bytes:
+               scaling: int | None = None, qat_steps: int | None = None, fps: float | None = None, device=None,
+               **unused) -> bytes:
         """Fit θ to a clip (path, or uint8 frames (T, H, W, 3) with `fps`) and write a .gcodec file."""
         if unused:
             raise InputError(f"option(s) not used by lora: {', '.join(sorted(unused))}")
@@ -73,8 +75,14 @@ class LoRACodec:
             raise InputError(f"d must be in 1..{D} (LoRA entries of this model) and seed in 0..2^32−1")
         adapter = OneVectorLoRA(wan.transformer, d=d, seed=seed, block_groups=DEFAULT_BLOCK_GROUPS).to(wan.device)
         shift = sde.default_shift(h)
+        qat_steps = PRESETS[preset]["qat_steps"] if qat_steps is None else qat_steps
+        if not 0 <= qat_steps <= 100_000:
+            raise InputError("--qat-steps must be between 0 and 100000")
         with adapter:
             fit.fit(wan, adapter, z, prompt, steps, lr=lr or PRESETS[preset]["lr"], seed=seed, shift=shift)
+            if qat_steps:  # rate stage: fine-tune θ as rounded to the step the file will use
+                fit.quantisation_aware(wan, adapter, z, prompt, qat_steps, _spread_step(adapter.state()), seed=seed + 1,
+                                       shift=shift)
         theta = adapter.state().detach().float().cpu()
         params = {P_D: d} if seed == DEFAULT_SEED else {P_D: d, P_SEED: seed}
         if scaling:
@@ -94,7 +102,7 @@ class LoRACodec:
                 sections.append((SEC_SCALING, choices))
             return container.pack(header, sections)
 
-        spread = float(theta.abs().mean()) or 1e-3
+        spread = _spread_step(theta)
         step = spread if target_bytes is None else _rate_control(pack, spread, target_bytes)  # spread: ≈ 2 bits/entry
         if not scaling:
             return pack(step)
@@ -177,6 +185,11 @@ def _scaled_sampling(wan, adapter, shape, prompt: str, seed: int, candidates: in
                             target=None if target is None else target.reshape(1, -1), selections=replay,
                             progress="scaled sampling")
     return [step[0] for step in chosen] if target is not None else x.reshape(shape)
+
+
+def _spread_step(theta: torch.Tensor) -> float:
+    """Default quantiser step: mean |θ|, about 2 bits per entry for Laplace-like θ (also the rate stage's grid)."""
+    return float(theta.abs().mean()) or 1e-3
 
 
 def _clip_length(n: int) -> int:

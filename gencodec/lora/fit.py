@@ -56,6 +56,48 @@ def fit(wan, adapter, z: torch.Tensor, prompt: str, steps: int, *, lr: float = 2
     return losses
 
 
+def quantisation_aware(wan, adapter, z: torch.Tensor, prompt: str, steps: int, step: float, *, rate_weight: float = 0.003,
+                       lr: float = 1e-3, seed: int = 7, shift: float = 3.0, decode_steps: int = 50,
+                       progress: bool = True) -> list[float]:
+    """Fine-tune θ as the decoder will see it: rounded to the quantiser grid (straight-through), plus a rate term.
+
+    The rate proxy is the code length of the *rounded* values under per-group Laplace densities — the
+    family the θ coder uses — so what is optimised and what is written agree. `rate_weight` is per
+    parameter, in loss units per bit.
+    """
+    groups = torch.tensor(adapter.theta_groups)
+    group_of = torch.repeat_interleave(torch.arange(len(groups)), groups).to(adapter.theta.device)
+
+    def rounded(theta):
+        return theta + (torch.round(theta / step) * step - theta).detach()
+
+    def rate_bits(theta):
+        q = rounded(theta) / step
+        mean_abs = torch.zeros(len(groups), device=q.device).index_add_(0, group_of, q.detach().abs())
+        scale = (mean_abs / groups.to(q.device)).clamp_min(0.5)[group_of]  # Laplace scale in steps
+        return (q.abs() / scale + torch.log(2 * scale)).sum() / math.log(2)
+
+    z = z.to(wan.device, torch.float32)
+    emb = wan.prompt_embedding(prompt)
+    times = decode_times(decode_steps, shift)
+    gen = torch.Generator("cpu").manual_seed(seed)
+    opt = torch.optim.AdamW([adapter.theta], lr=lr, weight_decay=0.0)
+    adapter.quantizer = rounded
+    losses = []
+    try:
+        for _ in tqdm(range(steps), desc="quantisation-aware fitting", disable=None if progress else True):
+            t = float(times[int(torch.randint(len(times), (1,), generator=gen))])
+            eps = torch.randn(z.shape, generator=gen).to(wan.device)
+            loss = flow_matching_loss(wan, z, t, eps, emb) + rate_weight * rate_bits(adapter.theta) / adapter.d
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+    finally:
+        adapter.quantizer = None
+    return losses
+
+
 @torch.no_grad()
 def mean_loss(wan, z: torch.Tensor, prompt: str, *, samples: int = 16, seed: int = 1, shift: float = 3.0,
               decode_steps: int = 50) -> float:
