@@ -109,3 +109,11 @@ def test_gvc_benchmarks_tiny(tmp_path):
     rows = json.loads((tmp_path / "gvc_prior-cpu.json").read_text())["cases"]
     assert [r["M"] for r in rows] == [0, 8] and rows[1]["mse"] < rows[0]["mse"]
     assert all(r["gap_db"] >= 0 for r in rows)
+
+
+def test_lora_benchmark_tiny(tmp_path):
+    proc = _cli("lora", "--arch", "tiny", "--height", "48", "--width", "64", "--frames", "9", "--fit-steps", "5",
+                "--device", "cpu", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    case = json.loads((tmp_path / "lora-cpu.json").read_text())["cases"][0]
+    assert case["bytes"] > 0 and case["encode_s"] > 0 and case["decode_s"] > 0

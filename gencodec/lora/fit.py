@@ -34,6 +34,8 @@ def flow_matching_loss(wan, z: torch.Tensor, t: float, eps: torch.Tensor, prompt
 def fit(wan, adapter, z: torch.Tensor, prompt: str, steps: int, *, lr: float = 2e-3, seed: int = 0, shift: float = 3.0,
         decode_steps: int = 50, progress: bool = True) -> list[float]:
     """AdamW on θ alone; returns the loss per step. The base model stays frozen."""
+    if wan.device.type == "cuda" and hasattr(wan.transformer, "enable_gradient_checkpointing"):
+        wan.transformer.enable_gradient_checkpointing()  # activations of 30 blocks at 480p do not fit otherwise
     z = z.to(wan.device, torch.float32)
     emb = wan.prompt_embedding(prompt)
     times = decode_times(decode_steps, shift)
