@@ -315,6 +315,8 @@ def _decode_duration(data: bytes, progress=None) -> int:
     try:
         meta = gencodec.info(data)
         if meta.get("media") == "video":
+            if meta.get("codec") == "lora":
+                return _gpu_slot(lora_gpu_seconds(meta["frames"], meta["height"], meta["width"], 0, encode=False))
             return _gpu_slot(_video_decode_seconds(meta))
         megapixels = meta["width"] * meta["height"] * meta.get("frames", 1) / 1e6
     except Exception:  # noqa: BLE001
@@ -662,6 +664,275 @@ def compress_video(
         return str(original_path), str(decoded_path), summary, _video_table(rows, kind), plot, str(gcodec_path)
 
 
+# ---------------------------------------------------------------- LoRA (implicit) tab
+
+LORA_CODEC = "lora"  # Compression as Adaptation: θ of rank-1 adapters on the same Wan 2.1 T2V model (family wan-t2v)
+LORA_MAX_CLIP_FRAMES = 81  # one clip per file
+LORA_DECODE_STEPS = 50
+LORA_FIT_PASS_S = 0.15  # one fitting step (forward + backward) per latent frame at 480p on Wan 1.3B: ≈ 3 forward passes
+LORA_PASS_S = 0.05  # one transformer forward pass per latent frame at 480p (as in video_gpu_seconds)
+# preset → (fit steps, learning rate; None = the codec's default 2e-3). The tiny model runs on the CPU: a few seconds.
+LORA_PRESET_STEPS = {"fast": (60, 2e-2), "paper": (240, 2e-2)} if VIDEO_TINY else {"fast": (300, None), "paper": (2000, None)}
+LORA_SCALING_CHOICES = [("off", 0), ("16 candidates per step", 16), ("256 candidates per step", 256)]
+LORA_MAX_FRAMES = TINY_VIDEO_MAX_FRAMES if VIDEO_TINY else LORA_MAX_CLIP_FRAMES
+LORA_DEFAULT_FRAMES = TINY_VIDEO_MAX_FRAMES  # 17 frames = 5 latent frames: the fast preset fits one GPU call at 480p
+LORA_TARGET_KB_MAX = 10 * 1024.0
+LORA_CLI = 'gencodec encode clip.mp4 --codec lora --preset paper --prompt "…" -o clip.gcodec'
+
+
+def lora_gpu_seconds(frames: int, height: int, width: int, fit_steps: int, scaling: int = 0, *, encode: bool = True) -> float:
+    """Estimated GPU seconds for the LoRA codec on Wan 2.1 1.3B (uncapped).
+
+        encode + decode ≈ 15 + F · L · s · 0.15 + (1 + [scaling]) · 50 · L · s · 0.05      (decode alone: 10 + 50 · L · s · 0.05)
+
+    F = fit steps, L = latent frames = (T' − 1) / 4 + 1 with T' = T padded to 4k + 1 frames, s = H · W / (832 · 480)
+    (pixels relative to 480p). 0.15 s is one fitting step (forward + backward) per latent frame at 480p, 0.05 s one
+    forward pass; decoding is a 50-step ODE, and inference-time scaling adds one more 50-step pass at encode time.
+    A rough budget for ZeroGPU's time slot, not a benchmark.
+    """
+    t = max(1, frames)
+    latent = (t + (-(t - 1)) % 4 - 1) // 4 + 1
+    scale = max(0.02, height * width / (832 * 480))
+    decode = LORA_DECODE_STEPS * latent * scale * LORA_PASS_S
+    if not encode:
+        return 10 + decode
+    return 15 + fit_steps * latent * scale * LORA_FIT_PASS_S + decode * (2 if scaling else 1)
+
+
+def _lora_preset_fits(preset: str) -> bool:
+    return VIDEO_TINY or lora_gpu_seconds(LORA_DEFAULT_FRAMES, 480, 832, LORA_PRESET_STEPS[preset][0]) <= VIDEO_GPU_CAP_S
+
+
+LORA_PRESETS = [p for p in ("fast", "paper") if _lora_preset_fits(p)]
+
+
+def _compress_lora_duration(
+    frames: np.ndarray, fps: float, prompt: str, fit_steps: int, lr, target_bytes, scaling: int, progress=None
+) -> int:
+    t, h, w = frames.shape[:3]
+    return _gpu_slot(lora_gpu_seconds(t, h, w, fit_steps, scaling))
+
+
+@spaces.GPU(duration=_compress_lora_duration)
+def gpu_compress_lora(
+    frames: np.ndarray, fps: float, prompt: str, fit_steps: int, lr, target_bytes, scaling: int, progress=None
+) -> tuple[bytes, np.ndarray, float, float]:
+    """LoRA codec: fit θ, write the file, decode it. Returns (file bytes, decoded uint8 frames, encode s, decode s)."""
+    with user_errors():
+        t0 = time.perf_counter()
+        data = gencodec.encode(
+            frames,
+            codec=LORA_CODEC,
+            model=VIDEO_MODEL_ARG,
+            prompt=prompt,
+            fit_steps=fit_steps,
+            lr=lr,
+            target_bytes=target_bytes,
+            scaling=scaling or None,
+            fps=fps,
+            device=DEVICE,
+        )
+        t1 = time.perf_counter()
+        decoded = gencodec.decode(data, device=DEVICE)
+        t2 = time.perf_counter()
+    return data, np.ascontiguousarray(decoded), t1 - t0, t2 - t1
+
+
+def _lora_decode_seconds(meta: dict) -> float:
+    return lora_gpu_seconds(meta["frames"], meta["height"], meta["width"], 0, encode=False)
+
+
+def _edit_lora_duration(data: bytes, prompt: str, progress=None) -> int:
+    try:
+        return _gpu_slot(2 * _lora_decode_seconds(gencodec.info(data)))
+    except Exception:  # noqa: BLE001
+        return 60
+
+
+@spaces.GPU(duration=_edit_lora_duration)
+def gpu_edit_lora(data: bytes, prompt: str, progress=None) -> tuple[np.ndarray, np.ndarray, float]:
+    """Decode one LoRA file twice: with its stored caption, then with `prompt`. Returns both clips and the seconds."""
+    with user_errors():
+        t0 = time.perf_counter()
+        original = gencodec.decode(data, device=DEVICE)
+        edited = gencodec.decode(data, prompt=prompt, device=DEVICE)
+    return np.ascontiguousarray(original), np.ascontiguousarray(edited), time.perf_counter() - t0
+
+
+def _lora_target_bytes(target_kb) -> int | None:
+    if target_kb is None or (isinstance(target_kb, str) and not target_kb.strip()):
+        return None
+    try:
+        kb = float(target_kb)
+    except (TypeError, ValueError):
+        raise gr.Error("the target size must be a number of KB (0 or empty: automatic)", print_exception=False) from None
+    if not 0 <= kb <= LORA_TARGET_KB_MAX:
+        raise gr.Error(f"the target size must be between 0 and {LORA_TARGET_KB_MAX:g} KB (0: automatic)", print_exception=False)
+    return round(kb * KB) or None
+
+
+def compress_lora(video_path, caption, preset, target_kb, scaling, resolution, max_frames, progress=gr.Progress(track_tqdm=True)):
+    """LoRA tab: fit θ to the clip (caption stored in the file), decode it, and report size and quality."""
+    with user_errors():
+        if not video_path:
+            raise gr.Error("Upload a video first (MP4, WebM, MOV or any format ffmpeg reads).", print_exception=False)
+        caption = (caption or "").strip()
+        if len(caption.encode("utf-8")) > 4096:
+            raise gr.Error("the caption is longer than 4096 bytes", print_exception=False)
+        if preset not in LORA_PRESET_STEPS:
+            raise gr.Error(f"unknown preset '{preset}' (fast or paper)", print_exception=False)
+        if preset not in LORA_PRESETS:
+            raise gr.Error(
+                f"the {preset} preset does not fit one GPU call here; run it from the CLI: {LORA_CLI}", print_exception=False
+            )
+        target_bytes = _lora_target_bytes(target_kb)
+        scaling = _int_setting(scaling, "inference-time scaling", 0, 256, [v for _, v in LORA_SCALING_CHOICES])
+        resolution = _int_setting(resolution, "frame size", 0, 4096, [value for _, value in VIDEO_RESOLUTIONS])
+        max_frames = _int_setting(max_frames, "max frames", 1, LORA_MAX_FRAMES)
+        fit_steps, lr = LORA_PRESET_STEPS[preset]
+        started = time.perf_counter()
+
+        progress(0.0, desc="Reading the video")
+        source, fps = media.load_video(video_path)
+        src_t, src_h, src_w = source.shape[:3]
+        frames = downscale_frames(np.array(source[:max_frames]) if max_frames < src_t else source, resolution)
+        del source
+        t, h, w = frames.shape[:3]
+        estimate = lora_gpu_seconds(t, h, w, fit_steps, scaling)
+        if not VIDEO_TINY and estimate > VIDEO_GPU_CAP_S:
+            raise gr.Error(
+                f"fitting this clip needs about {estimate:.0f} s of GPU time ({fit_steps} steps), over this app's "
+                f"{VIDEO_GPU_CAP_S} s limit: keep fewer frames or a smaller frame size, or run it from the CLI: {LORA_CLI}",
+                print_exception=False,
+            )
+
+        progress(0.05, desc=f"Fitting θ on {VIDEO_SPEC.id} ({fit_steps} steps) and decoding")
+        data, decoded, t_enc, t_dec = gpu_compress_lora(
+            frames, fps, caption, fit_steps, lr, target_bytes, scaling, progress=progress
+        )
+
+        progress(0.9, desc="Measuring and writing files")
+        m = metrics.video_metrics(frames, decoded)
+        kind = m["ssim_kind"]
+        meta = gencodec.info(data)
+        setting = f"{preset}: {fit_steps} fit steps" + (f", scaling {scaling}" if scaling else "")
+        table = pd.DataFrame(
+            [
+                {
+                    "Codec": "gencodec lora",
+                    "Setting": setting,
+                    "Bytes": len(data),
+                    "kbps": round(8.0 * len(data) * fps / t / 1000.0, 2),
+                    "bpp": round(8.0 * len(data) / (t * h * w), 4),
+                    "PSNR (dB)": round(float(m["psnr"]), 2),
+                    kind: round(float(m["ssim"]), 4),
+                }
+            ],
+            columns=["Codec", "Setting", "Bytes", "kbps", "bpp", "PSNR (dB)", kind],
+        )
+
+        out_dir = _work_dir("lora-")
+        stem = _safe_stem(video_path, "video")
+        gcodec_path = out_dir / f"{stem}.{LORA_CODEC}.gcodec"
+        original_path = out_dir / f"{stem}.coded-clip.mp4"
+        decoded_path = out_dir / f"{stem}.decoded.mp4"
+        media.write_atomic(gcodec_path, data)
+        media.write_atomic(original_path, media.video_to_mp4_bytes(frames, fps))
+        media.write_atomic(decoded_path, media.video_to_mp4_bytes(decoded, fps))
+
+        row = table.iloc[0]
+        lines = [
+            f"**{_fmt_bytes(len(data))}** ({len(data) / KB:.2f} KB) · **{row['kbps']:.2f} kbps** at {fps:g} fps · "
+            f"**{row['bpp']:.4f} bpp** · PSNR **{row['PSNR (dB)']:.2f} dB** · {kind} **{row[kind]:.4f}** · "
+            f"{t} frames, {w}×{h} px",
+            f"Preset {preset} ({fit_steps} fit steps"
+            + (f", lr {lr:g}" if lr else "")
+            + ")"
+            + (f" · target {target_bytes:,} B" if target_bytes else " · automatic quantiser step")
+            + (f" · inference-time scaling: {scaling} candidates per step" if scaling else "")
+            + f" · θ of {meta.get('theta_length', '?'):,} entries · model `{meta['model']}` on {DEVICE} · "
+            f"encode {t_enc:.1f} s, decode {t_dec:.1f} s, total {time.perf_counter() - started:.1f} s",
+            f"Caption stored in the file: “{html.escape(caption)}”"
+            if caption
+            else "No caption: the file stores an empty prompt.",
+        ]
+        notes = []
+        coded = []
+        if t < src_t:
+            coded.append(f"the first {t} of {src_t} frames")
+        if (h, w) != (src_h, src_w):
+            coded.append(f"downscaled from {src_w}×{src_h} to {w}×{h} px")
+        if coded:
+            notes.append(f"Coded clip: {' and '.join(coded)}. The original player shows exactly this clip; every rate is for it.")
+        if target_bytes and len(data) < 0.97 * target_bytes:
+            notes.append(
+                f"The finest quantiser step already fits in {_fmt_bytes(len(data))}, below the {target_bytes:,} B target."
+            )
+        if kind != "MS-SSIM":
+            notes.append(f"A frame side is ≤ 160 px, too small for MS-SSIM: the table shows single-scale {kind}.")
+        if VIDEO_TINY:
+            notes.append("Tiny random model: the decoded video is noise-like by design (see the banner).")
+        summary = "  \n".join(lines + [f"*{n}*" for n in notes])
+        progress(1.0)
+        return str(original_path), str(decoded_path), summary, table, str(gcodec_path), str(gcodec_path)
+
+
+def _read_lora_file(path) -> tuple[bytes, dict]:
+    path = Path(path if isinstance(path, (str, os.PathLike)) else path.name)
+    size = path.stat().st_size
+    if size > MAX_GCODEC_FILE_BYTES:
+        raise gr.Error(f"not a .gcodec file: {size:,} bytes is far larger than any this app makes", print_exception=False)
+    data = path.read_bytes()
+    meta = gencodec.info(data)
+    if meta.get("codec") != LORA_CODEC:
+        raise gr.Error(
+            f"edit at decode needs a lora file; this file is {meta.get('codec')} (decode it in the Decode tab)",
+            print_exception=False,
+        )
+    media.check_video_size(meta["width"], meta["height"], meta["frames"])
+    return data, meta
+
+
+def edit_lora(new_prompt, lora_file, last_file=None, progress=gr.Progress(track_tqdm=True)):
+    """Edit at decode: decode a lora file with its stored caption and with a new prompt, side by side."""
+    with user_errors():
+        new_prompt = (new_prompt or "").strip()
+        if not new_prompt:
+            raise gr.Error("Type the new prompt first.", print_exception=False)
+        if len(new_prompt.encode("utf-8")) > 4096:
+            raise gr.Error("the prompt is longer than 4096 bytes", print_exception=False)
+        source = lora_file or last_file
+        if not source:
+            raise gr.Error("Compress a video in this tab first, or upload a lora .gcodec file.", print_exception=False)
+        data, meta = _read_lora_file(source)
+        estimate = 2 * _lora_decode_seconds(meta)
+        if not VIDEO_TINY and estimate > VIDEO_GPU_CAP_S:
+            raise gr.Error(
+                f"two decodes of this file need about {estimate:.0f} s of GPU time, over this app's {VIDEO_GPU_CAP_S} s limit "
+                '(run: python -m gencodec decode FILE --prompt "…" -o edited.mp4)',
+                print_exception=False,
+            )
+        _check_file_model(meta.get("model"), VIDEO_SPEC, VIDEO_TINY, VIDEO_TINY_REASON)
+
+        progress(0.05, desc="Decoding with the stored caption and with the new prompt")
+        original, edited, seconds = gpu_edit_lora(data, new_prompt, progress=progress)
+        fps = meta.get("fps") or 16.0
+        out_dir = _work_dir("lora-edit-")
+        stem = _safe_stem(source if isinstance(source, (str, os.PathLike)) else source.name, "video")
+        original_path, edited_path = out_dir / f"{stem}.decoded.mp4", out_dir / f"{stem}.edited.mp4"
+        media.write_atomic(original_path, media.video_to_mp4_bytes(original, fps))
+        media.write_atomic(edited_path, media.video_to_mp4_bytes(edited, fps))
+        stored = meta.get("prompt") or ""
+        summary = (
+            f"Same {_fmt_bytes(len(data))} file decoded twice ({seconds:.1f} s): with its caption "
+            f"“{html.escape(stored)}” (left) and with “{html.escape(new_prompt)}” (right)."
+        )
+        if VIDEO_TINY:
+            summary += "  \n*Tiny random model: both clips are noise-like by design; they differ only through the prompt.*"
+        progress(1.0)
+        return str(original_path), str(edited_path), summary
+
+
 # ---------------------------------------------------------------- Decode tab
 
 
@@ -714,13 +985,14 @@ def decode_file(gcodec_file, progress=gr.Progress(track_tqdm=True)):
             _check_file_model(meta.get("model"), MODEL_SPEC, TINY, TINY_REASON)
         elif kind == "video":
             media.check_video_size(meta["width"], meta["height"], meta["frames"])  # the app's limits, before any model work
-            if meta.get("codec") != VIDEO_CODEC or meta.get("mode") != "t2v":
+            is_lora = meta.get("codec") == LORA_CODEC  # decoded with its stored caption (edits: the LoRA tab)
+            if not is_lora and (meta.get("codec") != VIDEO_CODEC or meta.get("mode") != "t2v"):
                 raise gr.Error(
-                    f"this app decodes GVC videos in T2V mode; this file is {meta.get('codec')} in {meta.get('mode')} mode "
-                    "(decode it with: python -m gencodec decode FILE -o out.mp4)",
+                    f"this app decodes GVC videos in T2V mode and lora videos; this file is {meta.get('codec')} in "
+                    f"{meta.get('mode')} mode (decode it with: python -m gencodec decode FILE -o out.mp4)",
                     print_exception=False,
                 )
-            estimate = _video_decode_seconds(meta)
+            estimate = _lora_decode_seconds(meta) if is_lora else _video_decode_seconds(meta)
             if not VIDEO_TINY and estimate > VIDEO_GPU_CAP_S:
                 raise gr.Error(
                     f"decoding this file needs about {estimate:.0f} s of GPU time, over this app's {VIDEO_GPU_CAP_S} s "
@@ -944,8 +1216,10 @@ with gr.Blocks(title="gencodec — generative image and video compression", dele
                     elem_id="input-video",
                 )
                 in_vmode = gr.Radio(VIDEO_MODES, value="t2v", label="Mode", elem_id="video-mode")
-                gr.Markdown("<small>I2V and FLF2V (reference frames sent; Wan 14B) run from the CLI: "
-                            "<code>gencodec encode clip.mp4 --codec gvc --mode i2v</code>.</small>")
+                gr.Markdown(
+                    "<small>I2V and FLF2V (reference frames sent; Wan 14B) run from the CLI: "
+                    "<code>gencodec encode clip.mp4 --codec gvc --mode i2v</code>.</small>"
+                )
                 with gr.Row():
                     in_atoms = gr.Slider(
                         *VIDEO_ATOMS_RANGE,
@@ -1040,10 +1314,132 @@ with gr.Blocks(title="gencodec — generative image and video compression", dele
                     label="Example (procedurally generated, see examples/README.md)",
                 )
 
+    with gr.Tab("LoRA (implicit)", id="lora"):
+        gr.Markdown(
+            "The clip is stored as a *function*: one vector θ of rank-1 adapters on the frozen Wan 2.1 T2V model, "
+            "fitted to the clip with the flow-matching loss (Compression as Adaptation). The file holds the quantised θ "
+            "and the caption; decoding runs the adapted model from seeded noise, and a new prompt at decode time edits "
+            "the video."
+            + (
+                ""
+                if "paper" in LORA_PRESETS
+                else f"  \n<small>The *paper* preset ({LORA_PRESET_STEPS['paper'][0]} fit steps) needs more GPU time "
+                f"than one call of this Space allows; run it from the CLI: <code>{html.escape(LORA_CLI)}</code>.</small>"
+            ),
+            sanitize_html=False,
+        )
+        with gr.Row():
+            with gr.Column(scale=2, min_width=300):
+                in_lvideo = gr.Video(
+                    label=f"Video (one clip, up to {LORA_MAX_CLIP_FRAMES} frames coded)",
+                    sources=["upload"],
+                    include_audio=True,
+                    height=260,
+                    elem_id="lora-input-video",
+                )
+                in_caption = gr.Textbox(
+                    label="Caption (the prompt stored in the file)",
+                    placeholder="a short description of the clip",
+                    lines=2,
+                    max_length=4096,
+                    elem_id="lora-caption",
+                )
+                with gr.Row():
+                    in_preset = gr.Radio(
+                        LORA_PRESETS,
+                        value="fast",
+                        label="Preset",
+                        info=", ".join(f"{p}: {LORA_PRESET_STEPS[p][0]} fit steps" for p in LORA_PRESETS),
+                        elem_id="lora-preset",
+                    )
+                    in_lscaling = gr.Dropdown(
+                        LORA_SCALING_CHOICES,
+                        value=0,
+                        label="Inference-time scaling",
+                        info="N seeded candidates per decode step, choices stored: ⌈log2 N⌉ + 1 bits per step",
+                    )
+                in_ltarget = gr.Number(
+                    value=0,
+                    minimum=0,
+                    maximum=LORA_TARGET_KB_MAX,
+                    label=f"Target size (KB, 1 KB = {KB} bytes; 0 = automatic quantiser step)",
+                )
+                with gr.Row():
+                    in_lres = gr.Dropdown(
+                        VIDEO_RESOLUTIONS,
+                        value=VIDEO_DEFAULTS["resolution"],
+                        label="Frame size (short side)",
+                        info="downscaled with Pillow, aspect kept, never upscaled",
+                    )
+                    in_lmax_frames = gr.Slider(
+                        1,
+                        LORA_MAX_FRAMES,
+                        value=min(LORA_DEFAULT_FRAMES, LORA_MAX_FRAMES),
+                        step=1,
+                        label="Max frames",
+                        info="the first N frames are coded"
+                        + (f" (tiny-model demo: at most {TINY_VIDEO_MAX_FRAMES})" if VIDEO_TINY else ""),
+                    )
+                gr.Markdown(
+                    "<small>GPU estimate: 15 + F·L·s·0.15 + 50·L·s·0.05 s (F fit steps, L = latent frames = (T − 1)/4 + 1, "
+                    f"s = pixels / 480p); clips over {VIDEO_GPU_CAP_S} s are refused: use the CLI.</small>",
+                    sanitize_html=False,
+                )
+                btn_lora = gr.Button("Compress (fit θ)", variant="primary", elem_id="compress-lora-button")
+            with gr.Column(scale=3, min_width=320):
+                with gr.Row():
+                    out_lorig = gr.Video(
+                        label="Original (the clip that was coded)", interactive=False, height=300, elem_id="lora-original"
+                    )
+                    out_ldec = gr.Video(label="Decoded (stored caption)", interactive=False, height=300, elem_id="lora-decoded")
+                out_lsummary = gr.Markdown(elem_id="lora-summary")
+                out_ltable = gr.Dataframe(
+                    label="Size and quality of the decoded clip",
+                    headers=["Codec", "Setting", "Bytes", "kbps", "bpp", "PSNR (dB)", "MS-SSIM"],
+                    datatype=["str", "str", "number", "number", "number", "number", "number"],
+                    interactive=False,
+                    elem_id="lora-results-table",
+                )
+                out_lfile = gr.File(label="Download the .gcodec file", interactive=False, elem_id="lora-gcodec-file")
+        last_lora = gr.State(None)  # path of the last .gcodec file encoded in this session
+        with gr.Accordion("Edit at decode: decode the same file with another prompt", open=True):
+            with gr.Row():
+                with gr.Column(scale=2, min_width=300):
+                    in_edit_prompt = gr.Textbox(label="New prompt", lines=2, max_length=4096, elem_id="lora-edit-prompt")
+                    in_edit_file = gr.File(
+                        label="lora .gcodec file (optional: empty = the last one compressed above)",
+                        type="filepath",
+                        elem_id="lora-edit-file",
+                    )
+                    btn_edit = gr.Button("Decode with the new prompt", variant="primary", elem_id="edit-lora-button")
+                with gr.Column(scale=3, min_width=320):
+                    with gr.Row():
+                        out_edit_orig = gr.Video(
+                            label="Decoded with the stored caption", interactive=False, height=300, elem_id="lora-edit-original"
+                        )
+                        out_edit_new = gr.Video(
+                            label="Decoded with the new prompt", interactive=False, height=300, elem_id="lora-edit-edited"
+                        )
+                    out_edit_summary = gr.Markdown(elem_id="lora-edit-summary")
+        btn_lora.click(
+            compress_lora,
+            inputs=[in_lvideo, in_caption, in_preset, in_ltarget, in_lscaling, in_lres, in_lmax_frames],
+            outputs=[out_lorig, out_ldec, out_lsummary, out_ltable, out_lfile, last_lora],
+            api_name="compress_lora",
+            concurrency_id="codec",
+        ).success(lambda: None, outputs=in_edit_file, api_visibility="private", queue=False)  # edits now use this file
+        btn_edit.click(
+            edit_lora,
+            inputs=[in_edit_prompt, in_edit_file, last_lora],
+            outputs=[out_edit_orig, out_edit_new, out_edit_summary],
+            api_name="edit_lora",
+            concurrency_id="codec",
+        )
+
     with gr.Tab("Decode", id="decode"):
         with gr.Row():
             with gr.Column(scale=2, min_width=280):
-                in_gcodec = gr.File(label=".gcodec file (image or video)", type="filepath", elem_id="input-gcodec")
+                in_gcodec = gr.File(label=".gcodec file (image, GVC or lora video)", type="filepath", elem_id="input-gcodec")
                 btn_decode = gr.Button("Decode", variant="primary", elem_id="decode-button")
                 out_info = gr.JSON(label="File info (gencodec.info)", open=True, elem_id="decode-info")
             with gr.Column(scale=3, min_width=320):

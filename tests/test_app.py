@@ -94,7 +94,7 @@ def test_tiny_banner_in_config(gencodec_app):
     assert "noise-like" in banner and "sizes are real" in banner
     assert "images and videos" in banner and banner.count('id="tiny-banner"') == 1  # one banner for both models
     tabs = [c.get("props", {}).get("label") for c in config["components"] if c.get("type") == "tabitem"]
-    assert tabs == ["Image (SD latent)", "Video (GVC)", "Decode"]
+    assert tabs == ["Image (SD latent)", "Video (GVC)", "LoRA (implicit)", "Decode"]
     modes = next(c["props"]["choices"] for c in config["components"] if c.get("props", {}).get("elem_id") == "video-mode")
     assert [value for _, value in modes] == ["t2v"]  # only what works: I2V / FLF2V are a note, not an option
 
@@ -106,6 +106,9 @@ def test_named_endpoints(client):
     assert any("video" in n for n in names), names
     assert any("decode" in n for n in names), names
     assert len(api["named_endpoints"]["/compress_video"]["parameters"]) == 8
+    assert "/compress_lora" in names and "/edit_lora" in names
+    assert len(api["named_endpoints"]["/compress_lora"]["parameters"]) == 7
+    assert len(api["named_endpoints"]["/edit_lora"]["parameters"]) == 2  # new prompt, optional file (the State is hidden)
 
 
 def test_gpu_duration_callables_accept_the_same_arguments(gencodec_app):
@@ -386,3 +389,76 @@ def test_decode_tab_shows_the_player_that_applies(gencodec_app):
 def test_decode_refuses_a_video_file_with_a_hint(client, small_clip):
     msg = app_error(client, handle_file(small_clip), api_name="/decode")
     assert "not a .gcodec file" in msg and "MP4" in msg and "Video (GVC) tab" in msg
+
+
+# ---------------------------------------------------------------- LoRA (implicit) tab
+
+# tiny settings: (caption, preset, target KB (0 = automatic), scaling (0 = off), frame size, max frames)
+TINY_LORA = ("a sine wave drifting right", "fast", 0, 0, 64, 17)
+
+
+@pytest.fixture(scope="module")
+def lora_clip(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("app-lora") / "wave.mp4"
+    path.write_bytes(media.video_to_mp4_bytes(moving_clip(9, 48, 64), 8))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def lora_result(client, lora_clip):
+    return client.predict(handle_file(lora_clip), *TINY_LORA, api_name="/compress_lora")
+
+
+def test_compress_lora_outputs(lora_result):
+    original, decoded, summary, table, gcodec_path = lora_result
+    for value in (original, decoded):
+        frames, fps = media.load_video(_video_path(value))
+        assert frames.shape == (9, 48, 64, 3) and fps == 8
+    assert gcodec_path.endswith("wave.lora.gcodec")
+    data = Path(gcodec_path).read_bytes()
+    meta = gencodec.info(data)
+    assert meta["codec"] == "lora" and meta["media"] == "video" and meta["prompt"] == TINY_LORA[0]
+    assert (meta["frames"], meta["width"], meta["height"], meta["total_bytes"]) == (9, 64, 48, len(data))
+    assert table["headers"] == ["Codec", "Setting", "Bytes", "kbps", "bpp", "PSNR (dB)", "SSIM"]
+    row = table["data"][0]
+    assert row[0] == "gencodec lora" and row[2] == len(data)
+    assert row[3] == pytest.approx(meta["kbps"], abs=0.01) and row[4] == pytest.approx(meta["bpp"], abs=1e-4)
+    assert f"{len(data):,} B" in summary and "60 fit steps" in summary and TINY_LORA[0] in summary
+
+
+def test_edit_lora_changes_the_video(client, lora_result):
+    gcodec_path = lora_result[-1]
+    original, edited, summary = client.predict("a blue cube spinning", handle_file(gcodec_path), api_name="/edit_lora")
+    a, fps = media.load_video(_video_path(original))
+    b, _ = media.load_video(_video_path(edited))
+    assert a.shape == b.shape == (9, 48, 64, 3) and fps == 8
+    assert np.abs(a.astype(int) - b).mean() > 1.0  # the prompt changes the decode
+    same, _ = media.load_video(_video_path(lora_result[1]))
+    assert np.array_equal(a, same)  # left: the plain decode (stored caption)
+    assert "a blue cube spinning" in summary and TINY_LORA[0] in summary
+    # no upload: the last file compressed in this session (gr.State)
+    again, _, _ = client.predict("a blue cube spinning", None, api_name="/edit_lora")
+    assert np.array_equal(media.load_video(_video_path(again))[0], a)
+
+
+def test_edit_lora_errors_are_one_line(client, video_result):
+    assert "new prompt" in app_error(client, "", None, api_name="/edit_lora")
+    msg = app_error(client, "a cat", handle_file(video_result[-1]), api_name="/edit_lora")
+    assert "needs a lora file" in msg and "gvc" in msg
+
+
+def test_decode_lora(client, lora_result):
+    gcodec_path = lora_result[-1]
+    info, image, video, mp4 = client.predict(handle_file(gcodec_path), api_name="/decode")
+    assert image is None and info["codec"] == "lora" and info["prompt"] == TINY_LORA[0]
+    frames, fps = media.load_video(_video_path(video))
+    assert frames.shape == (9, 48, 64, 3) and fps == 8
+    assert np.array_equal(frames, media.load_video(_video_path(lora_result[1]))[0])  # decoded with the stored caption
+
+
+def test_lora_gpu_estimate(gencodec_app):
+    app, _ = gencodec_app
+    fast = app.lora_gpu_seconds(17, 480, 832, 300)
+    assert fast <= app.VIDEO_GPU_CAP_S < app.lora_gpu_seconds(17, 480, 832, 2000)  # paper preset: CLI only on the real model
+    assert app.lora_gpu_seconds(33, 480, 832, 300) > fast and app.lora_gpu_seconds(17, 480, 832, 300, 16) > fast
+    assert 10 <= app._decode_duration(b"garbage") and app._compress_lora_duration(np.zeros((9, 48, 64, 3), np.uint8), 8.0, "", 60, 2e-2, None, 0) >= 10
