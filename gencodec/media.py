@@ -159,6 +159,24 @@ def load_video(source, max_frames: int | None = None, first: int | None = None) 
     return np.stack(frames), fps if fps > 0 else 16.0
 
 
+def as_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
+    """A path or uint8 frames (T, H, W, 3) → (frames, fps), limits checked; arrays without fps get 16 (Wan's)."""
+    if isinstance(video, np.ndarray):
+        if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
+            raise InputError(f"expected uint8 frames (T, H, W, 3), got {video.dtype} {video.shape}")
+        check_video_size(video.shape[2], video.shape[1], video.shape[0])
+        return video, float(fps or 16.0)
+    frames, source_fps = load_video(video)
+    return frames, float(fps or source_fps)
+
+
+def pad_frames(frames: np.ndarray, multiple: int) -> np.ndarray:
+    """`pad_to_multiple` for every frame of a (T, H, W, 3) clip (a no-op when the sides already fit)."""
+    if frames.shape[1] % multiple == 0 and frames.shape[2] % multiple == 0:
+        return frames
+    return np.stack([pad_to_multiple(f, multiple) for f in frames])
+
+
 def video_to_mp4_bytes(frames: np.ndarray, fps: float) -> bytes:
     """H.264 yuv420p MP4 that browsers play; odd sizes are edge-padded to even (the player shows the pad)."""
     import tempfile

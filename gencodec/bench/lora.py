@@ -8,8 +8,8 @@ peak memory.
 from __future__ import annotations
 
 from . import _common
-from ._common import BenchError, PeakMemory, log, now
-from .gvc import _clip
+from ._common import BenchError, log
+from .gvc import _clip, round_trip, wan_model
 
 
 def add_arguments(parser) -> None:
@@ -23,41 +23,21 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> dict:
-    import gencodec
-    from .. import models
-    from ..video import wan as wanmod
-
     if args.fit_steps < 1 or args.frames < 1:
         raise BenchError("--fit-steps and --frames must be ≥ 1")
     device = args.device
-    if args.arch == "real":
-        name = "bench-wan-1.3b-random"
-        wanmod.PRELOADED.setdefault(name, wanmod.build_real_size_random(device))
-    else:
-        name = "tiny"
-        wanmod.load_wan(models.resolve("tiny", models.FAMILY_WAN_T2V), device)
+    name, _ = wan_model(args.arch, device)
     frames = _clip(args.frames, args.height, args.width)
     result = _common.header("lora", device, {k: v for k, v in vars(args).items() if k not in ("func", "out")})
     log(f"[lora] fitting {args.fit_steps} steps on {args.frames} frames {args.width}×{args.height} ({args.arch}) …")
-    with PeakMemory(device) as enc_mem:
-        t0 = now(device)
-        data = gencodec.encode(frames, codec="lora", model=name, prompt="a benchmark clip", fit_steps=args.fit_steps,
-                               scaling=args.scaling, fps=args.fps, device=device)
-        enc_s = now(device) - t0
-    with PeakMemory(device) as dec_mem:
-        t0 = now(device)
-        out = gencodec.decode(data, device=device)
-        dec_s = now(device) - t0
-    if out.shape != frames.shape:
-        raise BenchError(f"decoded shape {out.shape} != {frames.shape}")
-    meta = gencodec.info(data)
-    result["cases"] = [{
-        "arch": args.arch, "frames": args.frames, "size": f"{args.width}x{args.height}", "fit_steps": args.fit_steps,
-        "scaling": args.scaling, "bytes": len(data), "kbps": meta["kbps"], "bpp": meta["bpp"], "encode_s": enc_s,
-        "fit_s_per_step_upper": enc_s / args.fit_steps, "decode_s": dec_s,
-        "encode_peak_mem_bytes": enc_mem.increase, "decode_peak_mem_bytes": dec_mem.increase,
-    }]
-    log(f"[lora] {len(data)} B, encode {enc_s:.1f} s, decode {dec_s:.1f} s")
+    params = dict(codec="lora", model=name, prompt="a benchmark clip", fit_steps=args.fit_steps, scaling=args.scaling,
+                  fps=args.fps)
+    case = round_trip(frames, params, device)
+    case.pop("data")
+    case.update(arch=args.arch, frames=args.frames, size=f"{args.width}x{args.height}", fit_steps=args.fit_steps,
+                scaling=args.scaling, fit_s_per_step_upper=case["encode_s"] / args.fit_steps)
+    result["cases"] = [case]
+    log(f"[lora] {case['bytes']} B, encode {case['encode_s']:.1f} s, decode {case['decode_s']:.1f} s")
     return result
 
 

@@ -201,20 +201,11 @@ def _pad(frames: np.ndarray) -> np.ndarray:
     need = _clip_length(n)
     if need > n:
         frames = np.concatenate([frames, np.repeat(frames[-1:], need - n, axis=0)])
-    if frames.shape[1] % GRID or frames.shape[2] % GRID:
-        frames = np.stack([media.pad_to_multiple(f, GRID) for f in frames])
-    return frames
+    return media.pad_frames(frames, GRID)
 
 
 def _load(video, fps):
-    if isinstance(video, np.ndarray):
-        if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
-            raise InputError(f"expected uint8 frames (T, H, W, 3), got {video.dtype} {video.shape}")
-        media.check_video_size(video.shape[2], video.shape[1], video.shape[0])
-        frames, fps = video, float(fps or 16.0)
-    else:
-        frames, source_fps = media.load_video(video)
-        fps = float(fps or source_fps)
+    frames, fps = media.as_video(video, fps)
     if len(frames) > MAX_FRAMES:
         raise InputError(f"the lora codec codes one clip of at most {MAX_FRAMES} frames; this video has {len(frames)}")
     return frames, fps

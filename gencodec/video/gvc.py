@@ -126,7 +126,7 @@ class GVCCodec:
             raise InputError(f"gvc mode '{mode}' is not available in this version (available: {', '.join(MODES)})")
         if mode != "i2v" and (tail_atoms is not None or tail_residual):
             raise InputError("--tail-atoms and --tail-residual apply to the i2v mode")
-        frames, fps = self._load(video, fps)
+        frames, fps = media.as_video(video, fps)
         n, h, w = frames.shape[:3]
         chosen = {P_MODE: MODES[mode], P_K: codebook_size, P_M: atoms, P_STEPS: steps, P_GOP: gop, P_SEED: seed,
                   P_TAIL_M: tail_atoms, P_TAIL_RES: None if tail_residual is None else int(bool(tail_residual))}
@@ -175,23 +175,12 @@ class GVCCodec:
     def _gops(self, frames: np.ndarray, s: dict):
         """Padded GOPs: sides to a multiple of 16, the last GOP filled by repeating the last frame."""
         _, stride, n_gops = self._layout(s, len(frames))
-        if frames.shape[1] % GRID or frames.shape[2] % GRID:
-            frames = np.stack([media.pad_to_multiple(f, GRID) for f in frames])
+        frames = media.pad_frames(frames, GRID)
         need = (n_gops - 1) * stride + s["gop"]
         if len(frames) < need:
             frames = np.concatenate([frames, np.repeat(frames[-1:], need - len(frames), axis=0)])
         for g in range(n_gops):
             yield frames[g * stride : g * stride + s["gop"]]
-
-    @staticmethod
-    def _load(video, fps):
-        if isinstance(video, np.ndarray):
-            if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
-                raise InputError(f"expected uint8 frames (T, H, W, 3), got {video.dtype} {video.shape}")
-            media.check_video_size(video.shape[2], video.shape[1], video.shape[0])
-            return video, float(fps or 16.0)
-        frames, source_fps = media.load_video(video)
-        return frames, float(fps or source_fps)
 
     @staticmethod
     def _to_sampler(z: torch.Tensor) -> torch.Tensor:
