@@ -533,6 +533,36 @@ def _psnr_per_frame(ref: np.ndarray, test: np.ndarray) -> list[float]:
     return [min(metrics.PSNR_CAP_DB, float(metrics.psnr(r, t))) for r, t in zip(ref, test)]
 
 
+def _read_clip(video_path, max_frames: int, short_side: int) -> tuple[np.ndarray, float, tuple[int, int, int]]:
+    """The clip a video tab codes: the first `max_frames` frames, downscaled; limits are checked while reading."""
+    source, fps = media.load_video(video_path)  # size and frame limits checked here, before any model work
+    shape = source.shape[:3]
+    frames = downscale_frames(np.array(source[:max_frames]) if max_frames < shape[0] else source, short_side)
+    return frames, fps, shape  # a 1080p upload can be GBs: only the coded clip is kept
+
+
+def _coded_clip(coded_shape, source_shape) -> list[str]:
+    """How the coded clip differs from the upload, for the summary."""
+    (t, h, w), (src_t, src_h, src_w) = coded_shape[:3], source_shape
+    parts = []
+    if t < src_t:
+        parts.append(f"the first {t} of {src_t} frames")
+    if (h, w) != (src_h, src_w):
+        parts.append(f"downscaled from {src_w}×{src_h} to {w}×{h} px")
+    return parts
+
+
+def _write_clip_files(prefix: str, video_path, codec: str, data: bytes, frames, decoded, fps: float) -> tuple[Path, Path, Path]:
+    """The .gcodec download and the two players' MP4s (coded clip, decoded clip) at the source fps."""
+    out_dir = _work_dir(prefix)
+    stem = _safe_stem(video_path, "video")
+    paths = (out_dir / f"{stem}.{codec}.gcodec", out_dir / f"{stem}.coded-clip.mp4", out_dir / f"{stem}.decoded.mp4")
+    media.write_atomic(paths[0], data)
+    media.write_atomic(paths[1], media.video_to_mp4_bytes(frames, fps))
+    media.write_atomic(paths[2], media.video_to_mp4_bytes(decoded, fps))
+    return paths
+
+
 def compress_video(
     video_path, mode, atoms, codebook_size, steps, gop, resolution, max_frames, progress=gr.Progress(track_tqdm=True)
 ):
@@ -553,10 +583,7 @@ def compress_video(
         started = time.perf_counter()
 
         progress(0.0, desc="Reading the video")
-        source, fps = media.load_video(video_path)  # size and frame limits checked here, before any model work
-        src_t, src_h, src_w = source.shape[:3]
-        frames = downscale_frames(np.array(source[:max_frames]) if max_frames < src_t else source, resolution)
-        del source  # a 1080p upload can be GBs: keep only the clip that is coded
+        frames, fps, source_shape = _read_clip(video_path, max_frames, resolution)
         t, h, w = frames.shape[:3]
         estimate = video_gpu_seconds(t, h, w, codebook_size, steps, gop)
         if not VIDEO_TINY and estimate > VIDEO_GPU_CAP_S:
@@ -600,14 +627,7 @@ def compress_video(
             columns=["time (s)", "frame", "PSNR (dB)", "codec"],
         )
 
-        out_dir = _work_dir("video-")
-        stem = _safe_stem(video_path, "video")
-        gcodec_path = out_dir / f"{stem}.{VIDEO_CODEC}.gcodec"
-        original_path = out_dir / f"{stem}.coded-clip.mp4"
-        decoded_path = out_dir / f"{stem}.decoded.mp4"
-        media.write_atomic(gcodec_path, data)
-        media.write_atomic(original_path, media.video_to_mp4_bytes(frames, fps))
-        media.write_atomic(decoded_path, media.video_to_mp4_bytes(decoded, fps))
+        gcodec_path, original_path, decoded_path = _write_clip_files("video-", video_path, VIDEO_CODEC, data, frames, decoded, fps)
 
         n_gops = -(-t // gop)
         lines = [
@@ -623,18 +643,14 @@ def compress_video(
                 f"total {time.perf_counter() - started:.1f} s"
             ),
         ]
-        coded = []
-        if t < src_t:
-            coded.append(f"the first {t} of {src_t} frames")
-        if (h, w) != (src_h, src_w):
-            coded.append(f"downscaled from {src_w}×{src_h} to {w}×{h} px")
+        coded = _coded_clip(frames.shape, source_shape)
         notes = []
         if coded:
             notes.append(
                 f"Coded clip: {' and '.join(coded)}"
                 + (
                     f" (the tiny-model demo codes at most {t} frames)"
-                    if VIDEO_TINY and t == TINY_VIDEO_MAX_FRAMES < src_t
+                    if VIDEO_TINY and t == TINY_VIDEO_MAX_FRAMES < source_shape[0]
                     else ""
                 )
                 + ". The original player shows exactly this clip; every rate is for it."
@@ -793,10 +809,7 @@ def compress_lora(video_path, caption, preset, target_kb, scaling, resolution, m
         started = time.perf_counter()
 
         progress(0.0, desc="Reading the video")
-        source, fps = media.load_video(video_path)
-        src_t, src_h, src_w = source.shape[:3]
-        frames = downscale_frames(np.array(source[:max_frames]) if max_frames < src_t else source, resolution)
-        del source
+        frames, fps, source_shape = _read_clip(video_path, max_frames, resolution)
         t, h, w = frames.shape[:3]
         estimate = lora_gpu_seconds(t, h, w, fit_steps, scaling)
         if not VIDEO_TINY and estimate > VIDEO_GPU_CAP_S:
@@ -831,14 +844,7 @@ def compress_lora(video_path, caption, preset, target_kb, scaling, resolution, m
             columns=["Codec", "Setting", "Bytes", "kbps", "bpp", "PSNR (dB)", kind],
         )
 
-        out_dir = _work_dir("lora-")
-        stem = _safe_stem(video_path, "video")
-        gcodec_path = out_dir / f"{stem}.{LORA_CODEC}.gcodec"
-        original_path = out_dir / f"{stem}.coded-clip.mp4"
-        decoded_path = out_dir / f"{stem}.decoded.mp4"
-        media.write_atomic(gcodec_path, data)
-        media.write_atomic(original_path, media.video_to_mp4_bytes(frames, fps))
-        media.write_atomic(decoded_path, media.video_to_mp4_bytes(decoded, fps))
+        gcodec_path, original_path, decoded_path = _write_clip_files("lora-", video_path, LORA_CODEC, data, frames, decoded, fps)
 
         row = table.iloc[0]
         lines = [
@@ -857,11 +863,7 @@ def compress_lora(video_path, caption, preset, target_kb, scaling, resolution, m
             else "No caption: the file stores an empty prompt.",
         ]
         notes = []
-        coded = []
-        if t < src_t:
-            coded.append(f"the first {t} of {src_t} frames")
-        if (h, w) != (src_h, src_w):
-            coded.append(f"downscaled from {src_w}×{src_h} to {w}×{h} px")
+        coded = _coded_clip(frames.shape, source_shape)
         if coded:
             notes.append(f"Coded clip: {' and '.join(coded)}. The original player shows exactly this clip; every rate is for it.")
         if target_bytes and len(data) < 0.97 * target_bytes:
