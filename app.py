@@ -1,7 +1,8 @@
 """gencodec demo: the Hugging Face Space entry point (Gradio 6 Blocks).
 
 App shell only: every tab calls the gencodec API (encode / decode / info / compare.report /
-baselines.compare_video). Tabs: Image (SD latent), Video (GVC on Wan 2.1, T2V mode) and Decode.
+baselines.compare_video). Tabs: Image (SD latent), Video (GVC on Wan 2.1, T2V mode), LoRA (implicit),
+Long-video memory (memory tokens for the Wan DiT, any frame retrieved back) and Decode.
 GPU work (our codec's encode + decode) runs inside `@spaces.GPU` functions that take and
 return plain CPU data (numpy arrays, bytes); the classical baselines and the metrics are CPU
 work and stay outside. Every failure reaches the user as one line (`gr.Error`), never a
@@ -33,6 +34,9 @@ import pandas as pd
 import gencodec
 from gencodec import baselines, compare, media, metrics, models
 from gencodec.image.sd import load_sd
+from gencodec.memory import codec as memory_codec
+from gencodec.memory import model as memory_model
+from gencodec.memory import planner as memory_planner
 from gencodec.video.wan import load_wan
 
 log = logging.getLogger("gencodec.app")
@@ -111,24 +115,32 @@ VIDEO_TINY = VIDEO_SPEC.tiny
 VIDEO_MODEL_ARG = "tiny" if VIDEO_TINY else VIDEO_SPEC.id
 VIDEO_REAL_REPO = next(m.repo for m in models.REGISTRY if m.id == models.DEFAULT_MODEL[VIDEO_FAMILY])
 
+# Long-video memory: the same Wan 2.1 T2V weights plus the memory compressor and the one-step retrieval head.
+MEMORY_CODEC = "memory"
+MEMORY_FAMILY = models.FAMILY_MEMORY
+MEMORY_SPEC, MEMORY_TINY_REASON = _load_model(MEMORY_FAMILY, memory_model.load)
+MEMORY_TINY = MEMORY_SPEC.tiny
+MEMORY_MODEL_ARG = "tiny" if MEMORY_TINY else MEMORY_SPEC.id
+MEMORY_REAL_REPO = next(m.repo for m in models.REGISTRY if m.id == models.DEFAULT_MODEL[MEMORY_FAMILY])
+
 
 def banner_markdown() -> str:
     """The one warning shown at the top when a tab runs on tiny random models ('' otherwise)."""
-    tiny = [
-        (tab, real, repo, reason)
-        for tab, real, repo, is_tiny, reason in (
-            ("Image", "Stable Diffusion v1.4", REAL_REPO, TINY, TINY_REASON),
-            ("Video", "Wan 2.1 T2V 1.3B", VIDEO_REAL_REPO, VIDEO_TINY, VIDEO_TINY_REASON),
-        )
-        if is_tiny
-    ]
+    tabs = (
+        ("Image", "Stable Diffusion v1.4", REAL_REPO, TINY, TINY_REASON),
+        ("Video", "Wan 2.1 T2V 1.3B", VIDEO_REAL_REPO, VIDEO_TINY, VIDEO_TINY_REASON),
+        ("Long-video memory", "Wan 2.1 T2V 1.3B", MEMORY_REAL_REPO, MEMORY_TINY, MEMORY_TINY_REASON),
+    )
+    tiny = [(tab, real, repo, reason) for tab, real, repo, is_tiny, reason in tabs if is_tiny]
     if not tiny:
         return ""
-    if len(tiny) == 2:
-        who, what = "this app runs", "Decoded images and videos are noise-like"
+    names = [tab for tab, _, _, _ in tiny]
+    if len(tiny) == len(tabs):
+        who = "this app runs"
     else:
-        who = f"the {tiny[0][0]} tab runs"
-        what = "Decoded images are noise-like" if tiny[0][0] == "Image" else "Decoded videos are noise-like"
+        who = f"the {' and '.join(names)} tab{'s run' if len(names) > 1 else ' runs'}"
+    kinds = (["images"] if "Image" in names else []) + (["videos"] if any(n != "Image" for n in names) else [])
+    what = f"Decoded {' and '.join(kinds)} are noise-like"
     reasons = {reason or "unknown" for _, _, _, reason in tiny}
     if len(reasons) == 1:
         why = html.escape(reasons.pop())
@@ -137,7 +149,7 @@ def banner_markdown() -> str:
     if models.force_tiny():
         fix = "unset <code>GENCODEC_MODELS</code> and restart (the real weights must be cached or downloadable)."
     else:
-        downloads = " and ".join(f"<code>hf download {repo}</code>" for _, _, repo, _ in tiny)
+        downloads = " and ".join(f"<code>hf download {repo}</code>" for repo in dict.fromkeys(r for _, _, r, _ in tiny))
         fix = f"run {downloads} (or unset <code>HF_HUB_OFFLINE</code> so the app can download them) and restart the app."
     return (
         '<div id="tiny-banner" role="alert" style="border:1px solid #d97706;border-left:6px solid #d97706;'
@@ -145,7 +157,7 @@ def banner_markdown() -> str:
         f"<strong>⚠️ Demo mode: {who} on tiny random models.</strong> "
         f"{what}; the pipeline, the .gcodec files and their sizes are real.<br>"
         f"<strong>Why:</strong> {why}.<br>"
-        f"<strong>For real results</strong> with {' and '.join(real for _, real, _, _ in tiny)}: {fix}"
+        f"<strong>For real results</strong> with {' and '.join(dict.fromkeys(real for _, real, _, _ in tiny))}: {fix}"
         "</div>"
     )
 
@@ -311,13 +323,20 @@ def _video_decode_seconds(meta: dict) -> float:
     )
 
 
+def _video_file_decode_seconds(meta: dict) -> float:
+    """Estimated GPU seconds to decode a video file of any codec the Decode tab takes (GVC, lora, memory)."""
+    if meta.get("codec") == LORA_CODEC:
+        return _lora_decode_seconds(meta)
+    if meta.get("codec") == MEMORY_CODEC:
+        return _memory_decode_seconds(meta)
+    return _video_decode_seconds(meta)
+
+
 def _decode_duration(data: bytes, progress=None) -> int:
     try:
         meta = gencodec.info(data)
         if meta.get("media") == "video":
-            if meta.get("codec") == "lora":
-                return _gpu_slot(lora_gpu_seconds(meta["frames"], meta["height"], meta["width"], 0, encode=False))
-            return _gpu_slot(_video_decode_seconds(meta))
+            return _gpu_slot(_video_file_decode_seconds(meta))
         megapixels = meta["width"] * meta["height"] * meta.get("frames", 1) / 1e6
     except Exception:  # noqa: BLE001
         megapixels = 1.0
@@ -326,10 +345,14 @@ def _decode_duration(data: bytes, progress=None) -> int:
 
 @spaces.GPU(duration=_decode_duration)
 def gpu_decode(data: bytes, progress=None) -> tuple[np.ndarray, float]:
-    """Any .gcodec file → uint8 image (H, W, 3) or frames (T, H, W, 3), and the decode seconds."""
+    """Any .gcodec file → uint8 image (H, W, 3) or frames (T, H, W, 3), and the decode seconds.
+
+    Memory files: every frame, retrieved with the one-step head (the DiT would take `steps` passes per frame).
+    """
     with user_errors():
         t0 = time.perf_counter()
-        decoded = gencodec.decode(data, device=DEVICE)
+        options = {"retriever": "head"} if gencodec.info(data).get("codec") == MEMORY_CODEC else {}
+        decoded = gencodec.decode(data, device=DEVICE, **options)
     return np.ascontiguousarray(decoded), time.perf_counter() - t0
 
 
@@ -464,11 +487,15 @@ def compress_image(image_path, mode, target_kb, progress=gr.Progress(track_tqdm=
 
 # ---------------------------------------------------------------- Video tab
 
-VIDEO_RESOLUTIONS = (
-    [("64 px (tiny demo)", 64), ("128 px", 128)]
-    if VIDEO_TINY
-    else [("480p (default, fastest)", 480), ("720p", 720), ("Source size (up to 1080p)", 0)]
-)
+
+def _resolutions(tiny: bool) -> list[tuple[str, int]]:
+    """Frame-size choices (short side; 0 = source size) of the tabs on Wan: small ones for the tiny CPU model."""
+    if tiny:
+        return [("64 px (tiny demo)", 64), ("128 px", 128)]
+    return [("480p (default, fastest)", 480), ("720p", 720), ("Source size (up to 1080p)", 0)]
+
+
+VIDEO_RESOLUTIONS = _resolutions(VIDEO_TINY)
 VIDEO_K_CHOICES = ([256] if VIDEO_TINY else []) + [1024, 4096, 16384]
 VIDEO_MAX_FRAMES = TINY_VIDEO_MAX_FRAMES if VIDEO_TINY else media.max_video_frames()
 VIDEO_DEFAULTS = {
@@ -533,9 +560,19 @@ def _psnr_per_frame(ref: np.ndarray, test: np.ndarray) -> list[float]:
     return [min(metrics.PSNR_CAP_DB, float(metrics.psnr(r, t))) for r, t in zip(ref, test)]
 
 
-def _read_clip(video_path, max_frames: int, short_side: int) -> tuple[np.ndarray, float, tuple[int, int, int]]:
-    """The clip a video tab codes: the first `max_frames` frames, downscaled; limits are checked while reading."""
-    source, fps = media.load_video(video_path)  # size and frame limits checked here, before any model work
+def _read_clip(
+    video_path, max_frames: int, short_side: int, limit: int | None = None
+) -> tuple[np.ndarray, float, tuple[int, int, int]]:
+    """The clip a video tab codes: the first `max_frames` frames, downscaled; limits are checked while reading.
+
+    `limit`: the most frames the upload may have (default: GENCODEC_MAX_VIDEO_FRAMES; the memory tab's is longer).
+    """
+    with contextlib.suppress(OSError):  # ffmpeg reads a still image as a one-frame video: say what it is instead
+        with open(video_path, "rb") as f:
+            foreign = _foreign_kind(f.read(16))
+        if foreign and foreign[1] == "Image":
+            raise gr.Error(f"this is {foreign[0]}, not a video: compress it in the Image tab", print_exception=False)
+    source, fps = media.load_video(video_path, max_frames=limit)  # size and frame limits checked before model work
     shape = source.shape[:3]
     frames = downscale_frames(np.array(source[:max_frames]) if max_frames < shape[0] else source, short_side)
     return frames, fps, shape  # a 1080p upload can be GBs: only the coded clip is kept
@@ -935,6 +972,327 @@ def edit_lora(new_prompt, lora_file, last_file=None, progress=gr.Progress(track_
         return str(original_path), str(edited_path), summary
 
 
+# ---------------------------------------------------------------- Long-video memory tab
+
+MEMORY_RESOLUTIONS = _resolutions(MEMORY_TINY)
+MEMORY_BUDGET_RANGE = (1, 1 << 20)
+# The tiny model runs on the CPU: a few seconds of small video keep the demo quick.
+MEMORY_MAX_FRAMES = 97 if MEMORY_TINY else memory_codec.max_frames()
+MEMORY_DEFAULTS = {
+    "budget": 512 if MEMORY_TINY else 6240,
+    "resolution": MEMORY_RESOLUTIONS[1 if MEMORY_TINY else 0][1],  # tiny: 128 px, so a 512-token budget still compresses
+    "max_frames": MEMORY_MAX_FRAMES,
+}
+MEMORY_RETRIEVERS = [("One-step head (fast, for scrubbing)", "head"), ("DiT (slower, sharper)", "dit")]
+MEMORY_DIT_STEPS = memory_codec.DEFAULT_DECODE_STEPS
+MEMORY_CONTINUE_MAX_S = 2.0 if MEMORY_TINY else 5.0
+MEMORY_CLI = "gencodec encode long.mp4 --codec memory --budget-tokens 6240 -o long.gcodec"
+LATENT_TOKENS_480P = 30 * 52  # DiT tokens of one 480p latent frame (832 × 480 px / 16²)
+
+
+def _memory_scale(height: int, width: int) -> float:
+    return max(0.02, height * width / (832 * 480))
+
+
+def memory_gpu_seconds(frames: int, height: int, width: int) -> float:
+    """Estimated GPU seconds for the memory tab's compress call on Wan 2.1 1.3B (uncapped): encode, then retrieve
+    every frame with the one-step head.
+
+        compress + head retrieval ≈ 15 + T · s · (0.01 + 0.03)          (head retrieval alone: 10 + T · s · 0.03)
+        one frame:  head ≈ 5 + s · 0.03,   DiT ≈ 5 + N · 0.05 · (s + M / 1560)
+        continuation of n frames ≈ 10 + N · 0.05 · (L · s + M / 1560) + L · s · 0.1,   L = 1 + ⌈(n − 1) / 4⌉
+
+    T = frames, s = H · W / (832 · 480) (pixels relative to 480p), N = DiT steps, M = memory tokens. 0.01 s is the
+    compressor (VAE of the downsampled video, high-res branch) per 480p frame, 0.03 s the head plus a one-frame VAE
+    decode, 0.05 s one DiT pass per latent frame of 1560 tokens at 480p (the memory tokens join the sequence).
+    A rough budget for ZeroGPU's time slot, not a benchmark.
+    """
+    return 15 + max(1, frames) * _memory_scale(height, width) * 0.04
+
+
+def memory_frame_seconds(height: int, width: int, tokens: int, retriever: str, steps: int | None = None) -> float:
+    """Estimated GPU seconds to retrieve one frame (see memory_gpu_seconds); steps: MEMORY_DIT_STEPS by default."""
+    s, steps = _memory_scale(height, width), MEMORY_DIT_STEPS if steps is None else steps
+    return 5 + s * 0.03 if retriever == "head" else 5 + steps * 0.05 * (s + tokens / LATENT_TOKENS_480P)
+
+
+def memory_continue_seconds(new_frames: int, height: int, width: int, tokens: int, steps: int | None = None) -> float:
+    """Estimated GPU seconds to generate `new_frames` after the end (see memory_gpu_seconds)."""
+    s, steps = _memory_scale(height, width), MEMORY_DIT_STEPS if steps is None else steps
+    latent = 1 + -(-(max(1, new_frames) - 1) // 4)
+    return 10 + steps * 0.05 * (latent * s + tokens / LATENT_TOKENS_480P) + latent * s * 0.1
+
+
+def _memory_decode_seconds(meta: dict) -> float:
+    return 10 + meta["frames"] * _memory_scale(meta["height"], meta["width"]) * 0.03
+
+
+def _compress_memory_duration(frames: np.ndarray, fps: float, budget_tokens: int, progress=None) -> int:
+    t, h, w = frames.shape[:3]
+    return _gpu_slot(memory_gpu_seconds(t, h, w))
+
+
+@spaces.GPU(duration=_compress_memory_duration)
+def gpu_compress_memory(
+    frames: np.ndarray, fps: float, budget_tokens: int, progress=None
+) -> tuple[bytes, np.ndarray, float, float]:
+    """Memory codec: compress into ≤ budget tokens, then retrieve every frame with the one-step head.
+
+    Returns (file bytes, retrieved uint8 frames, encode s, retrieval s).
+    """
+    with user_errors():
+        t0 = time.perf_counter()
+        data = gencodec.encode(
+            frames, codec=MEMORY_CODEC, model=MEMORY_MODEL_ARG, budget_tokens=budget_tokens, fps=fps, device=DEVICE
+        )
+        t1 = time.perf_counter()
+        retrieved = gencodec.decode(data, retriever="head", device=DEVICE)
+        t2 = time.perf_counter()
+    return data, np.ascontiguousarray(retrieved), t1 - t0, t2 - t1
+
+
+def _memory_frame_duration(data: bytes, frame: int, retriever: str, progress=None) -> int:
+    try:
+        meta = gencodec.info(data)
+        return _gpu_slot(memory_frame_seconds(meta["height"], meta["width"], meta["tokens"], retriever))
+    except Exception:  # noqa: BLE001
+        return 60
+
+
+@spaces.GPU(duration=_memory_frame_duration)
+def gpu_memory_frame(data: bytes, frame: int, retriever: str, progress=None) -> tuple[np.ndarray, float]:
+    """Retrieve one frame (H, W, 3) from a memory file with the head or the DiT; returns it and the seconds."""
+    with user_errors():
+        t0 = time.perf_counter()
+        rgb = gencodec.decode(data, frame=frame, retriever=retriever, steps=MEMORY_DIT_STEPS, device=DEVICE)
+    return np.ascontiguousarray(rgb), time.perf_counter() - t0
+
+
+def _memory_continue_duration(data: bytes, seconds: float, prompt: str, progress=None) -> int:
+    try:
+        meta = gencodec.info(data)
+        n = round(seconds * (meta.get("fps") or 16.0))
+        return _gpu_slot(memory_continue_seconds(n, meta["height"], meta["width"], meta["tokens"]))
+    except Exception:  # noqa: BLE001
+        return 120
+
+
+@spaces.GPU(duration=_memory_continue_duration)
+def gpu_memory_continue(data: bytes, seconds: float, prompt: str, progress=None) -> tuple[np.ndarray, float]:
+    """`seconds` of new video after the end of the memory's video, sampled by the DiT from the memory tokens."""
+    with user_errors():
+        t0 = time.perf_counter()
+        clip = gencodec.decode(data, continue_seconds=seconds, prompt=prompt, steps=MEMORY_DIT_STEPS, device=DEVICE)
+    return np.ascontiguousarray(clip), time.perf_counter() - t0
+
+
+MEMORY_TABLE_COLUMNS = [
+    "Strides (H×W×T)",
+    "Memory tokens",
+    "Full context (tokens)",
+    "Compression ×",
+    "Tokens per second",
+    "Bytes",
+    "kbps",
+    "bpp",
+    "PSNR (dB, head)",
+]
+
+
+def _memory_table(meta: dict, mean_psnr: float) -> pd.DataFrame:
+    row = [
+        meta["mode"],
+        int(meta["tokens"]),
+        int(meta["full_tokens"]),
+        round(float(meta["compression"]), 2),
+        round(float(meta["tokens_per_second"]), 2),
+        int(meta["total_bytes"]),
+        round(float(meta["kbps"]), 2),
+        round(float(meta["bpp"]), 4),
+        round(mean_psnr, 2),
+    ]
+    return pd.DataFrame([row], columns=MEMORY_TABLE_COLUMNS)
+
+
+def _memory_psnr_plot(values: list[float], fps: float) -> pd.DataFrame:
+    """One point per frame: PSNR of the head-retrieved frame against the coded one."""
+    return pd.DataFrame(
+        [
+            {"frame": i, "time (s)": round(i / fps, 4), "PSNR (dB)": round(v, 2), "retriever": "head"}
+            for i, v in enumerate(values)
+        ],
+        columns=["frame", "time (s)", "PSNR (dB)", "retriever"],
+    )
+
+
+def _frame_summary(index: int, meta: dict, retriever: str, value: float, seconds: float | None = None) -> str:
+    name = "one-step head" if retriever == "head" else f"DiT, {MEMORY_DIT_STEPS} steps"
+    fps = meta.get("fps") or 16.0
+    return (
+        f"Frame **{index}** of {meta['frames']} (t = {index / fps:.2f} s) · retrieved by the {name} from "
+        f"{meta['tokens']:,} memory tokens · PSNR **{value:.2f} dB** against the coded frame"
+        + ("" if seconds is None else f" · {seconds:.1f} s")
+    )
+
+
+def compress_memory(video_path, budget_tokens, resolution, max_frames, progress=gr.Progress(track_tqdm=True)):
+    """Long-video memory tab: compress a video into ≤ budget memory tokens, retrieve every frame with the head."""
+    with user_errors():
+        if not video_path:
+            raise gr.Error("Upload a video first (MP4, WebM, MOV or any format ffmpeg reads).", print_exception=False)
+        budget = _int_setting(budget_tokens, "the token budget", *MEMORY_BUDGET_RANGE)
+        resolution = _int_setting(resolution, "frame size", 0, 4096, [value for _, value in MEMORY_RESOLUTIONS])
+        max_frames = _int_setting(max_frames, "max frames", 1, MEMORY_MAX_FRAMES)
+        started = time.perf_counter()
+
+        progress(0.0, desc="Reading the video")
+        frames, fps, source_shape = _read_clip(video_path, max_frames, resolution, limit=memory_codec.max_frames())
+        t, h, w = frames.shape[:3]
+        plan = memory_planner.plan(t, h, w, fps, budget_tokens=budget)  # a budget too small is refused here, on the CPU
+        estimate = memory_gpu_seconds(t, h, w)
+        if not MEMORY_TINY and estimate > VIDEO_GPU_CAP_S:
+            raise gr.Error(
+                f"this video needs about {estimate:.0f} s of GPU time, over this app's {VIDEO_GPU_CAP_S} s limit: "
+                f"keep fewer frames or pick a smaller frame size, or run it from the CLI: {MEMORY_CLI}",
+                print_exception=False,
+            )
+
+        progress(0.05, desc=f"Compressing into {plan.tokens:,} memory tokens and retrieving every frame ({MEMORY_SPEC.id})")
+        data, retrieved, t_enc, t_ret = gpu_compress_memory(frames, fps, budget, progress=progress)
+
+        progress(0.8, desc="Measuring and writing files")
+        meta = gencodec.info(data)
+        values = _psnr_per_frame(frames, retrieved)
+        mean_psnr = float(np.mean(values))
+        gcodec_path, original_path, retrieved_path = _write_clip_files(
+            "memory-", video_path, MEMORY_CODEC, data, frames, retrieved, fps
+        )
+        clip_path = gcodec_path.with_name("coded-clip.npy")  # exact pixels of the coded clip, for the scrubber's PSNR
+        np.save(clip_path, frames)
+        session = {"data": data, "clip": str(clip_path)}
+
+        lines = [
+            f"**{meta['tokens']:,} memory tokens** instead of a full DiT context of {meta['full_tokens']:,} "
+            f"(**{meta['compression']:g}× fewer**) · {meta['tokens_per_second']:,.2f} tokens per second of video · "
+            f"strides H×W×T {meta['mode']} (budget {budget:,} tokens)",
+            f"**{_fmt_bytes(len(data))}** ({len(data) / KB:.2f} KB) · **{meta['kbps']:.2f} kbps** at {fps:g} fps · "
+            f"**{meta['bpp']:.4f} bpp** · mean PSNR **{mean_psnr:.2f} dB** (one-step head) · {t} frames, {w}×{h} px",
+            f"Model `{meta['model']}` on {DEVICE} · encode {t_enc:.1f} s, head retrieval of every frame {t_ret:.1f} s, "
+            f"total {time.perf_counter() - started:.1f} s",
+        ]
+        notes = []
+        coded = _coded_clip(frames.shape, source_shape)
+        if coded:
+            notes.append(f"Coded clip: {' and '.join(coded)}. The original player shows exactly this clip; every rate is for it.")
+        if MEMORY_TINY:
+            notes.append("Tiny random model: retrieved frames are noise-like by design (see the banner).")
+        elif MEMORY_SPEC.id == models.DEFAULT_MODEL[MEMORY_FAMILY]:  # the registry's real entry: seeded heads
+            notes.append(
+                "The memory compressor and head are seeded, not pretrained: pretrain them with "
+                "`python -m gencodec.memory.train` for faithful retrieval."
+            )
+        summary = "  \n".join(lines + [f"*{n}*" for n in notes])
+        progress(1.0)
+        return (
+            str(original_path),
+            str(retrieved_path),
+            summary,
+            _memory_table(meta, mean_psnr),
+            _memory_psnr_plot(values, fps),
+            str(gcodec_path),
+            gr.Slider(minimum=0, maximum=max(1, t - 1), value=0, step=1, interactive=True),
+            frames[0],
+            retrieved[0],
+            round(values[0], 2),
+            _frame_summary(0, meta, "head", values[0]),
+            session,
+        )
+
+
+def _memory_session(session, *, clip: bool) -> tuple[bytes, dict, np.ndarray | None]:
+    """(file bytes, info, coded clip as a read-only memory map) of this session's last memory compression."""
+    if not isinstance(session, dict) or not session.get("data"):
+        raise gr.Error("Compress a video in this tab first.", print_exception=False)
+    data = session["data"]
+    meta = gencodec.info(data)
+    if not clip:
+        return data, meta, None
+    try:
+        frames = np.load(session["clip"], mmap_mode="r")
+    except (OSError, ValueError):
+        raise gr.Error(
+            f"this session's coded clip is gone (files are kept {WORK_MAX_AGE_S // 3600} hours): compress the video again",
+            print_exception=False,
+        ) from None
+    return data, meta, frames
+
+
+def memory_frame(frame, retriever, session, progress=gr.Progress(track_tqdm=True)):
+    """Frame scrubber: retrieve frame `frame` from the memory and compare it with the coded frame."""
+    with user_errors():
+        if retriever not in [value for _, value in MEMORY_RETRIEVERS]:
+            raise gr.Error(f"unknown retriever '{retriever}' (head or dit)", print_exception=False)
+        data, meta, frames = _memory_session(session, clip=True)
+        index = _int_setting(frame, "the frame", 0, meta["frames"] - 1)
+        estimate = memory_frame_seconds(meta["height"], meta["width"], meta["tokens"], retriever)
+        if not MEMORY_TINY and estimate > VIDEO_GPU_CAP_S:
+            raise gr.Error(
+                f"retrieving a frame with the DiT needs about {estimate:.0f} s of GPU time here: use the head",
+                print_exception=False,
+            )
+        progress(0.05, desc=f"Retrieving frame {index}")
+        rgb, seconds = gpu_memory_frame(data, index, retriever, progress=progress)
+        original = np.array(frames[index])
+        value = min(metrics.PSNR_CAP_DB, float(metrics.psnr(original, rgb)))
+        return original, rgb, round(value, 2), _frame_summary(index, meta, retriever, value, seconds)
+
+
+def _memory_frame_after_compress(frame, retriever, session):
+    """The scrubber's own events: nothing to retrieve before the first compression (no error pop-up)."""
+    if not session:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return memory_frame(frame, retriever, session)
+
+
+def memory_continue(seconds, prompt, session, progress=gr.Progress(track_tqdm=True)):
+    """Continue: the DiT generates `seconds` of new video after the end, from the memory tokens and a prompt."""
+    with user_errors():
+        prompt = (prompt or "").strip()
+        if len(prompt.encode("utf-8")) > 4096:
+            raise gr.Error("the prompt is longer than 4096 bytes", print_exception=False)
+        try:
+            seconds = float(seconds)
+        except (TypeError, ValueError):
+            seconds = float("nan")
+        if not 0 < seconds <= MEMORY_CONTINUE_MAX_S:
+            raise gr.Error(f"the continuation must be between 0 and {MEMORY_CONTINUE_MAX_S:g} seconds", print_exception=False)
+        data, meta, _ = _memory_session(session, clip=False)
+        fps = meta.get("fps") or 16.0
+        n = round(seconds * fps)
+        if n < 1:
+            raise gr.Error(f"{seconds:g} s at {fps:g} fps is less than one frame", print_exception=False)
+        estimate = memory_continue_seconds(n, meta["height"], meta["width"], meta["tokens"])
+        if not MEMORY_TINY and estimate > VIDEO_GPU_CAP_S:
+            raise gr.Error(
+                f"this continuation needs about {estimate:.0f} s of GPU time, over this app's {VIDEO_GPU_CAP_S} s limit: "
+                "ask for fewer seconds",
+                print_exception=False,
+            )
+        progress(0.05, desc=f"Generating {n} frames after the end with the DiT ({MEMORY_DIT_STEPS} steps)")
+        clip, t_gen = gpu_memory_continue(data, seconds, prompt, progress=progress)
+        out_path = _work_dir("memory-continue-") / "continuation.mp4"
+        media.write_atomic(out_path, media.video_to_mp4_bytes(clip, fps))
+        summary = (
+            f"{len(clip)} new frames ({len(clip) / fps:.2f} s at {fps:g} fps) after frame {meta['frames'] - 1}, generated "
+            f"by the DiT from the {meta['tokens']:,} memory tokens only"
+            + (f", prompt “{html.escape(prompt)}”" if prompt else ", no prompt")
+            + f" · {t_gen:.1f} s"
+        )
+        if MEMORY_TINY:
+            summary += "  \n*Tiny random model: the continuation is noise-like by design.*"
+        return str(out_path), summary
+
+
 # ---------------------------------------------------------------- Decode tab
 
 
@@ -986,22 +1344,36 @@ def decode_file(gcodec_file, progress=gr.Progress(track_tqdm=True)):
                 )
             _check_file_model(meta.get("model"), MODEL_SPEC, TINY, TINY_REASON)
         elif kind == "video":
-            media.check_video_size(meta["width"], meta["height"], meta["frames"])  # the app's limits, before any model work
-            is_lora = meta.get("codec") == LORA_CODEC  # decoded with its stored caption (edits: the LoRA tab)
-            if not is_lora and (meta.get("codec") != VIDEO_CODEC or meta.get("mode") != "t2v"):
+            codec = meta.get("codec")
+            is_memory = codec == MEMORY_CODEC  # every frame, retrieved with the one-step head (scrubbing: memory tab)
+            if is_memory:  # long videos: the memory codec's own frame limit
+                media.check_video_size(meta["width"], meta["height"], 1)
+                if meta["frames"] > memory_codec.max_frames():
+                    raise gr.Error(
+                        f"the file holds {meta['frames']} frames; the memory limit is {memory_codec.max_frames()}",
+                        print_exception=False,
+                    )
+            else:
+                media.check_video_size(meta["width"], meta["height"], meta["frames"])  # the app's limits, before model work
+            # lora: decoded with its stored caption (edits: the LoRA tab)
+            if codec not in (LORA_CODEC, MEMORY_CODEC) and (codec != VIDEO_CODEC or meta.get("mode") != "t2v"):
                 raise gr.Error(
-                    f"this app decodes GVC videos in T2V mode and lora videos; this file is {meta.get('codec')} in "
+                    f"this app decodes GVC videos in T2V mode, lora and memory videos; this file is {codec} in "
                     f"{meta.get('mode')} mode (decode it with: python -m gencodec decode FILE -o out.mp4)",
                     print_exception=False,
                 )
-            estimate = _lora_decode_seconds(meta) if is_lora else _video_decode_seconds(meta)
-            if not VIDEO_TINY and estimate > VIDEO_GPU_CAP_S:
+            tiny = MEMORY_TINY if is_memory else VIDEO_TINY
+            estimate = _video_file_decode_seconds(meta)
+            if not tiny and estimate > VIDEO_GPU_CAP_S:
                 raise gr.Error(
                     f"decoding this file needs about {estimate:.0f} s of GPU time, over this app's {VIDEO_GPU_CAP_S} s "
                     "limit (decode it with: python -m gencodec decode FILE -o out.mp4)",
                     print_exception=False,
                 )
-            _check_file_model(meta.get("model"), VIDEO_SPEC, VIDEO_TINY, VIDEO_TINY_REASON)
+            if is_memory:
+                _check_file_model(meta.get("model"), MEMORY_SPEC, MEMORY_TINY, MEMORY_TINY_REASON)
+            else:
+                _check_file_model(meta.get("model"), VIDEO_SPEC, VIDEO_TINY, VIDEO_TINY_REASON)
         else:
             raise gr.Error(f"this app decodes image and video files; this file holds a {kind}", print_exception=False)
 
@@ -1088,6 +1460,15 @@ differ. Videos up to 1080p and {media.max_video_frames()} frames are accepted; t
 the first frames by default to fit the GPU time slot. kbps = 8 · bytes / duration at the source frame rate;
 bpp = 8 · bytes / (frames · H · W). Baselines (x264, x265, AV1 via ffmpeg, mp4 files) use the *highest* CRF whose
 file is at least as large as ours.
+
+**Long-video memory (Wan 2.1 T2V 1.3B + memory compressor).** Wan's DiT sees a video as a token grid of
+(1 + ⌈(T − 1)/4⌉) × H/16 × W/16 tokens (the *full context*). The compressor merges that grid by strides H×W×T,
+chosen as the largest memory that fits the token budget, into memory tokens the DiT attends to; the file keeps the
+compressor's features before its fixed linear maps, quantised and range coded. Retrieval: the DiT samples a frame's
+latent from noise with the memory tokens prepended to its sequence ({MEMORY_DIT_STEPS} Euler steps), or the one-step
+regression head predicts it directly (deterministic, fast; the tab's PSNR curve and the Decode tab use it).
+Continuation: the DiT samples new latent frames after the video's end. Videos up to {memory_codec.max_frames()} frames
+(`GENCODEC_MAX_MEMORY_FRAMES`); PSNR is against the coded (downscaled) clip.
 """
 
 CSS = """
@@ -1109,6 +1490,14 @@ def _video_examples() -> list[list]:
     return [[str(path), "t2v", d["atoms"], d["codebook_size"], d["steps"], d["gop"], d["resolution"], d["max_frames"]]]
 
 
+def _memory_examples() -> list[list]:
+    path = EXAMPLES_DIR / "sunset_hills.mp4"
+    if not path.is_file():
+        return []
+    d = MEMORY_DEFAULTS
+    return [[str(path), d["budget"], d["resolution"], d["max_frames"]]]
+
+
 @contextlib.contextmanager
 def _examples_cache_for_model():
     """Keep cached example outputs per model, so tiny-model outputs are never shown once real weights are in use."""
@@ -1124,11 +1513,14 @@ def _examples_cache_for_model():
 
 
 with gr.Blocks(title="gencodec — generative image and video compression", delete_cache=(3600, 7200)) as demo:
-    banner = gr.Markdown(banner_markdown(), visible=TINY, elem_id="tiny-banner-box", sanitize_html=False)
+    banner = gr.Markdown(
+        banner_markdown(), visible=TINY or VIDEO_TINY or MEMORY_TINY, elem_id="tiny-banner-box", sanitize_html=False
+    )
     gr.Markdown(
         "# gencodec: generative image and video compression\n"
         "Compress an image into a few kilobytes in Stable Diffusion's latent space, or a video into the codebook "
-        "choices that steer Wan 2.1's sampler, then compare with classical codecs at the same file size."
+        "choices that steer Wan 2.1's sampler, then compare with classical codecs at the same file size; or keep a long "
+        "video as a fixed budget of memory tokens for Wan's DiT and retrieve any frame back."
     )
     with gr.Tab("Image (SD latent)", id="image"):
         with gr.Row():
@@ -1438,10 +1830,185 @@ with gr.Blocks(title="gencodec — generative image and video compression", dele
             concurrency_id="codec",
         )
 
+    with gr.Tab("Long-video memory", id="memory"):
+        gr.Markdown(
+            "A long video becomes a fixed budget of **memory tokens** for the Wan 2.1 DiT: a compressor merges the DiT's "
+            "token grid by strides chosen to fit the budget (a low-res branch through the DiT's own patch embedding plus "
+            "a gated high-res branch). The `.gcodec` file holds the quantised memory; any frame is retrieved from the "
+            "tokens alone, by the DiT (slower, sharper) or by a one-step regression head (fast: used for scrubbing and "
+            "the PSNR curve), and the DiT can continue the video after its end."
+            + (
+                ""
+                if MEMORY_TINY
+                else "  \n<small>The real model's compressor and head are seeded, not pretrained: pretrain them with "
+                "<code>python -m gencodec.memory.train</code> and use the folder from the CLI "
+                "(<code>--model FOLDER</code>).</small>"
+            ),
+            sanitize_html=False,
+        )
+        with gr.Row():
+            with gr.Column(scale=2, min_width=300):
+                in_mvideo = gr.Video(
+                    label=f"Long video (up to 1080p, {memory_codec.max_frames()} frames)",
+                    sources=["upload"],
+                    include_audio=True,  # hand the uploaded file over untouched; audio is ignored
+                    height=260,
+                    elem_id="memory-input-video",
+                )
+                in_budget = gr.Number(
+                    value=MEMORY_DEFAULTS["budget"],
+                    minimum=MEMORY_BUDGET_RANGE[0],
+                    maximum=MEMORY_BUDGET_RANGE[1],
+                    precision=0,
+                    label="Token budget (at most N memory tokens)",
+                    info="strides are chosen so the memory has the most tokens that fit",
+                    elem_id="memory-budget",
+                )
+                with gr.Row():
+                    in_mres = gr.Dropdown(
+                        MEMORY_RESOLUTIONS,
+                        value=MEMORY_DEFAULTS["resolution"],
+                        label="Frame size (short side)",
+                        info="downscaled with Pillow, aspect kept, never upscaled",
+                    )
+                    in_mmax_frames = gr.Slider(
+                        1,
+                        MEMORY_MAX_FRAMES,
+                        value=MEMORY_DEFAULTS["max_frames"],
+                        step=1,
+                        label="Max frames",
+                        info="the first N frames are coded"
+                        + (f" (tiny-model demo: at most {MEMORY_MAX_FRAMES})" if MEMORY_TINY else ""),
+                    )
+                gr.Markdown(
+                    "<small>GPU estimate: 15 + T·s·0.04 s (T frames, s = pixels / 480p); "
+                    f"videos over {VIDEO_GPU_CAP_S} s are refused: use the CLI.</small>",
+                    sanitize_html=False,
+                )
+                btn_memory = gr.Button("Compress", variant="primary", elem_id="compress-memory-button")
+            with gr.Column(scale=3, min_width=320):
+                with gr.Row():
+                    out_morig = gr.Video(
+                        label="Original (the clip that was coded)", interactive=False, height=300, elem_id="memory-original"
+                    )
+                    out_mret = gr.Video(
+                        label="Retrieved from memory (one-step head)", interactive=False, height=300, elem_id="memory-retrieved"
+                    )
+                out_msummary = gr.Markdown(elem_id="memory-summary")
+                out_mfile = gr.File(label="Download the .gcodec file", interactive=False, elem_id="memory-gcodec-file")
+        out_mtable = gr.Dataframe(
+            label="Memory tokens vs the full DiT context, size and quality",
+            headers=MEMORY_TABLE_COLUMNS,
+            datatype=["str"] + ["number"] * (len(MEMORY_TABLE_COLUMNS) - 1),
+            interactive=False,
+            elem_id="memory-results-table",
+        )
+        with gr.Row():
+            with gr.Column(scale=2, min_width=300):
+                in_frame = gr.Slider(
+                    0, 1, value=0, step=1, label="Frame (scrub after compressing)", interactive=False, elem_id="memory-frame"
+                )
+                in_retriever = gr.Radio(MEMORY_RETRIEVERS, value="head", label="Retriever", elem_id="memory-retriever")
+                out_frame_psnr = gr.Number(None, label="PSNR of this frame (dB)", interactive=False, elem_id="memory-frame-psnr")
+                out_frame_summary = gr.Markdown(elem_id="memory-frame-summary")
+            with gr.Column(scale=3, min_width=320), gr.Row():
+                out_frame_orig = gr.Image(
+                    label="Original frame",
+                    type="numpy",
+                    format="png",
+                    interactive=False,
+                    height=260,
+                    elem_id="memory-frame-original",
+                )
+                out_frame_ret = gr.Image(
+                    label="Retrieved frame",
+                    type="numpy",
+                    format="png",
+                    interactive=False,
+                    height=260,
+                    elem_id="memory-frame-retrieved",
+                )
+        out_mplot = gr.LinePlot(
+            x="frame",
+            y="PSNR (dB)",
+            color="retriever",
+            color_map={"head": "#d97706"},
+            tooltip=["frame", "time (s)", "PSNR (dB)"],
+            title="PSNR of every retrieved frame (one-step head, dB against the coded clip)",
+            x_title="frame",
+            y_title="PSNR (dB)",
+            height=260,
+            elem_id="memory-psnr-plot",
+        )
+        out_mplot.read_from_flag = _plot_from_cache
+        with gr.Accordion("Continue: generate video after the end, from the memory tokens", open=False):
+            with gr.Row():
+                with gr.Column(scale=2, min_width=300):
+                    in_cont_seconds = gr.Slider(
+                        0.5, MEMORY_CONTINUE_MAX_S, value=1.0, step=0.5, label="Seconds", elem_id="memory-continue-seconds"
+                    )
+                    in_cont_prompt = gr.Textbox(
+                        label="Prompt (optional)", lines=2, max_length=4096, elem_id="memory-continue-prompt"
+                    )
+                    btn_continue = gr.Button("Continue the video", elem_id="memory-continue-button")
+                with gr.Column(scale=3, min_width=320):
+                    out_cont = gr.Video(label="Continuation", interactive=False, height=300, elem_id="memory-continuation")
+                    out_cont_summary = gr.Markdown(elem_id="memory-continue-summary")
+        memory_session = gr.State(None)  # {"data": bytes of the last memory file, "clip": path of its coded frames}
+        frame_outputs = [out_frame_orig, out_frame_ret, out_frame_psnr, out_frame_summary]
+        btn_memory.click(
+            compress_memory,
+            inputs=[in_mvideo, in_budget, in_mres, in_mmax_frames],
+            outputs=[
+                out_morig,
+                out_mret,
+                out_msummary,
+                out_mtable,
+                out_mplot,
+                out_mfile,
+                in_frame,
+                *frame_outputs,
+                memory_session,
+            ],
+            api_name="memory_compress",
+            concurrency_id="codec",
+        )
+        in_frame.release(
+            memory_frame,
+            inputs=[in_frame, in_retriever, memory_session],
+            outputs=frame_outputs,
+            api_name="memory_frame",
+            concurrency_id="codec",
+            trigger_mode="always_last",
+        )
+        in_retriever.input(
+            _memory_frame_after_compress,
+            inputs=[in_frame, in_retriever, memory_session],
+            outputs=frame_outputs,
+            api_visibility="private",
+            concurrency_id="codec",
+            trigger_mode="always_last",
+        )
+        btn_continue.click(
+            memory_continue,
+            inputs=[in_cont_seconds, in_cont_prompt, memory_session],
+            outputs=[out_cont, out_cont_summary],
+            api_name="memory_continue",
+            concurrency_id="codec",
+        )
+        if _memory_examples():
+            gr.Examples(  # not cached: the outputs include this session's scrubber state
+                examples=_memory_examples(),
+                inputs=[in_mvideo, in_budget, in_mres, in_mmax_frames],
+                label="Example (procedurally generated, see examples/README.md)",
+            )
+
     with gr.Tab("Decode", id="decode"):
         with gr.Row():
             with gr.Column(scale=2, min_width=280):
-                in_gcodec = gr.File(label=".gcodec file (image, GVC or lora video)", type="filepath", elem_id="input-gcodec")
+                in_gcodec = gr.File(
+                    label=".gcodec file (image; GVC, lora or memory video)", type="filepath", elem_id="input-gcodec"
+                )
                 btn_decode = gr.Button("Decode", variant="primary", elem_id="decode-button")
                 out_info = gr.JSON(label="File info (gencodec.info)", open=True, elem_id="decode-info")
             with gr.Column(scale=3, min_width=320):

@@ -1,4 +1,4 @@
-"""The `gencodec` command: encode, decode, info, compare.
+"""The `gencodec` command: encode, decode, info, merge, compare.
 
 Contract (DESIGN §2): exit 0 on success; on any bad input exit ≠ 0 with one `error: …` line on
 stderr and no traceback (unless --debug), and never a partial output file.
@@ -50,7 +50,7 @@ def _out_path(path: str, allowed: tuple[str, ...]) -> Path:
 def _encode_params(args) -> dict:
     params = {"model": args.model, "device": _device(args.device)}
     for name in ("target_bytes", "mode", "latent", "atoms", "codebook_size", "steps", "gop", "seed", "tail_atoms",
-                 "prompt", "preset", "fit_steps", "scaling", "qat_steps"):
+                 "prompt", "preset", "fit_steps", "scaling", "qat_steps", "budget_tokens", "strides"):
         value = getattr(args, name, None)
         if value is not None:
             params[name] = value
@@ -78,12 +78,17 @@ def cmd_decode(args) -> None:
     data = _read_input(args.input)
     meta = gencodec.info(data)
     video = meta["media"] == "video"
+    if args.frame is not None and meta["codec"] != "memory":
+        raise InputError("--frame retrieves one frame from a memory file; this is a " + meta["codec"] + " file")
+    if args.frame is not None and args.continue_seconds is not None:
+        raise InputError("--frame and --continue cannot be combined")
+    video = video and args.frame is None
     allowed = (".mp4",) if video else (".png",)
     out = _out_path(args.output, allowed)
     options = {"device": _device(args.device)}
     if args.steps is not None:
         options["steps"] = args.steps
-    for name in ("model", "prompt", "samples"):
+    for name in ("model", "prompt", "samples", "frame", "continue_seconds", "retriever"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     result = gencodec.decode(data, **options)
@@ -103,6 +108,16 @@ def cmd_info(args) -> None:
     print(f"  header {meta['header_bytes']} B; sections: " + ", ".join(f"{s['name']} {s['bytes']} B" for s in meta["sections"]))
     rate = f", {meta['kbps']:.2f} kbps at {meta['fps']:g} fps" if "kbps" in meta else ""
     print(f"  total {meta['total_bytes']} bytes, {meta['bpp']:.4f} bpp{rate}")
+
+
+def cmd_merge(args) -> None:
+    from .lora.merge import merge
+    from .media import write_atomic
+
+    out = _out_path(args.output, (".gcodec",))
+    data = merge(_read_input(args.a), _read_input(args.b), args.prompt)
+    write_atomic(out, data)
+    print(f"{out}: {len(data)} bytes (lora merge)", file=sys.stderr)
 
 
 def cmd_compare(args) -> None:
@@ -146,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--fit-steps", type=int, help="lora: optimisation steps (overrides the preset)")
         p.add_argument("--qat-steps", type=int, help="lora: rate-stage steps on rounded θ (fast: 0, paper: 400)")
         p.add_argument("--scaling", type=int, help="lora: inference-time scaling, one of N seeded candidates per step (stored)")
+        p.add_argument("--budget-tokens", type=int, help="memory: at most N memory tokens (strides chosen to fit)")
+        p.add_argument("--strides", help="memory: explicit H×W×T strides on the DiT token grid, e.g. 4x4x2 (the default)")
 
     p = sub.add_parser("encode", help="compress an image or a video into a .gcodec file")
     p.add_argument("input")
@@ -160,12 +177,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="denoising steps (0 = none)")
     p.add_argument("--prompt", help="prompt for codecs that take one (not sd-latent)")
     p.add_argument("--samples", type=int, help="samples for codecs that draw several (not sd-latent)")
+    p.add_argument("--frame", type=int, help="memory: retrieve only frame I (write a .png)")
+    p.add_argument("--continue", dest="continue_seconds", type=float, metavar="S",
+                   help="memory: generate S seconds that continue the video (write a .mp4)")
+    p.add_argument("--retriever", choices=["dit", "head"], help="memory: the DiT (default) or the one-step regression head")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("info", help="describe a .gcodec file")
     p.add_argument("input")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("merge", help="lora: merge two files (their weight deltas add) and decode with a new prompt")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--prompt", help="the merged file's prompt (default: the two stored prompts joined with ' and ')")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("compare", help="our codec beside JPEG/WebP/AVIF/JPEG XL at matched size")
     p.add_argument("input")

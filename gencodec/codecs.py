@@ -52,9 +52,21 @@ CODECS: dict[str, CodecInfo] = {
         family="wan-t2v",
         media="video",
         implementation="gencodec.lora.codec:LoRACodec",
-        params={0: "theta_length", 1: "seed", 2: "decode_steps", 3: "block_groups", 4: "scaling_candidates"},
-        sections={1: "theta (quantised, range coded)", 2: "prompt (UTF-8)", 3: "scaling choices"},
+        params={0: "theta_length", 1: "seed", 2: "decode_steps", 3: "block_groups", 4: "scaling_candidates",
+                5: "theta_length_b", 6: "seed_b"},
+        sections={1: "theta (quantised, range coded)", 2: "prompt (UTF-8)", 3: "scaling choices",
+                  4: "merge: theta A (quantised, range coded)", 5: "merge: theta B (quantised, range coded)"},
         description="a one-vector LoRA of a frozen Wan 2.1 model fitted to the clip (Compression as Adaptation)",
+    ),
+    "memory": CodecInfo(
+        name="memory",
+        id=3,
+        family="memory",
+        media="video",
+        implementation="gencodec.memory.codec:MemoryCodec",
+        params={0: "stride_t", 1: "stride_h", 2: "stride_w", 3: "step_code", 4: "fingerprint"},
+        sections={1: "low-res latent (range coded)", 2: "high-res features (range coded)"},
+        description="a long video as a fixed budget of memory tokens for the Wan DiT; any frame can be retrieved",
     ),
 }
 _BY_ID = {c.id: c for c in CODECS.values()}

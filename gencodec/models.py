@@ -18,6 +18,7 @@ FAMILY_SD = "sd"
 FAMILY_WAN_T2V = "wan-t2v"
 FAMILY_WAN_I2V = "wan-i2v"
 FAMILY_WAN_FLF2V = "wan-flf2v"
+FAMILY_MEMORY = "memory"  # a Wan T2V model plus the long-video memory compressor and retriever heads
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,16 @@ REGISTRY: tuple[ModelSpec, ...] = (
     ModelSpec("tiny-wan-i2v", 5, FAMILY_WAN_I2V, None, "tiny random Wan I2V (offline tests and demos)"),
     ModelSpec("wan2.1-flf2v-14b-720p", 6, FAMILY_WAN_FLF2V, "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers", "Wan 2.1 first-last-frame 14B, 720p", _WAN_FILES),
     ModelSpec("tiny-wan-flf2v", 7, FAMILY_WAN_FLF2V, None, "tiny random Wan FLF2V (offline tests and demos)"),
+    ModelSpec("tiny-memory", 8, FAMILY_MEMORY, None, "tiny Wan T2V + seeded memory compressor (offline tests and demos)"),
+    ModelSpec("wan2.1-t2v-1.3b-memory", 9, FAMILY_MEMORY, "Wan-AI/Wan2.1-T2V-1.3B-Diffusers",
+              "Wan 2.1 T2V 1.3B + seeded memory compressor (pretrain it with gencodec.memory.train)", _WAN_FILES),
 )
 _BY_ID = {m.id: m for m in REGISTRY}
 _BY_INDEX = {m.index: m for m in REGISTRY}
 DEFAULT_MODEL = {FAMILY_SD: "sd-v1-4", FAMILY_WAN_T2V: "wan2.1-t2v-1.3b", FAMILY_WAN_I2V: "wan2.1-i2v-14b-480p",
-                 FAMILY_WAN_FLF2V: "wan2.1-flf2v-14b-720p"}
+                 FAMILY_WAN_FLF2V: "wan2.1-flf2v-14b-720p", FAMILY_MEMORY: "wan2.1-t2v-1.3b-memory"}
 TINY_MODEL = {FAMILY_SD: "tiny-sd", FAMILY_WAN_T2V: "tiny-wan-t2v", FAMILY_WAN_I2V: "tiny-wan-i2v",
-              FAMILY_WAN_FLF2V: "tiny-wan-flf2v"}
+              FAMILY_WAN_FLF2V: "tiny-wan-flf2v", FAMILY_MEMORY: "tiny-memory"}
 
 
 def force_tiny() -> bool:
@@ -87,7 +91,8 @@ def resolve(model: str | None, family: str) -> ModelSpec | str:
         model = TINY_MODEL[family] if force_tiny() else DEFAULT_MODEL[family]
     if model == "tiny":
         model = TINY_MODEL[family]
-    spec = _BY_ID.get(model) or next((m for m in REGISTRY if m.repo == model), None)
+    spec = (_BY_ID.get(model) or next((m for m in REGISTRY if m.repo == model and m.family == family), None)
+            or next((m for m in REGISTRY if m.repo == model), None))
     if spec is not None:
         if spec.family != family:
             raise ModelUnavailableError(f"model '{model}' is a {spec.family} model, not a {family} model")

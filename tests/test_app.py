@@ -94,7 +94,7 @@ def test_tiny_banner_in_config(gencodec_app):
     assert "noise-like" in banner and "sizes are real" in banner
     assert "images and videos" in banner and banner.count('id="tiny-banner"') == 1  # one banner for both models
     tabs = [c.get("props", {}).get("label") for c in config["components"] if c.get("type") == "tabitem"]
-    assert tabs == ["Image (SD latent)", "Video (GVC)", "LoRA (implicit)", "Decode"]
+    assert tabs == ["Image (SD latent)", "Video (GVC)", "LoRA (implicit)", "Long-video memory", "Decode"]
     modes = next(c["props"]["choices"] for c in config["components"] if c.get("props", {}).get("elem_id") == "video-mode")
     assert [value for _, value in modes] == ["t2v"]  # only what works: I2V / FLF2V are a note, not an option
 
@@ -279,8 +279,8 @@ def test_bar_plots_survive_the_examples_cache(gencodec_app):
         back = plot.read_from_flag(stored)
         assert isinstance(back, dict) and back["columns"] == ["codec", "bytes", "psnr", "kind"]
         assert back["data"][1] == ["JPEG", 1010, 25.0, "baseline"]
-    lines = [b for b in app.demo.blocks.values() if isinstance(b, gr.LinePlot)]  # the Video tab's PSNR-per-frame plot
-    assert len(lines) == 1 and lines[0].read_from_flag is app._plot_from_cache
+    lines = [b for b in app.demo.blocks.values() if isinstance(b, gr.LinePlot)]  # PSNR per frame: Video and memory tabs
+    assert len(lines) == 2 and all(p.read_from_flag is app._plot_from_cache for p in lines)
 
 
 # ---------------------------------------------------------------- Video tab

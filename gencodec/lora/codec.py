@@ -11,10 +11,17 @@ back), fitting in full precision then uniform quantisation (step from `--target-
 spread), optionally followed by a rate stage (`qat_steps`: θ rounded to that grid in the forward pass,
 straight-through, plus a per-group Laplace rate term on the rounded values). Inference-time scaling (`scaling=N`): decoding becomes the codebook SDE sampler with one of N
 seeded candidates per step, chosen by the encoder against the true latent and stored (⌈log2 N⌉ + 1
-bits per step); the decoder replays the choices exactly. Merging two files comes later.
+bits per step); the decoder replays the choices exactly.
+
+Merge (`merge.py`): a merged file holds two θ, each with its own length and seed, and the decoder
+installs both adapters, so the model sees W₀ + ΔW_A + ΔW_B (ΔW = B·A is bilinear in θ, so the sum is
+not one θ). Its θ sections use their own tags (4, 5), not 1, so an older gencodec refuses a merged
+file instead of silently decoding A alone.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import torch
@@ -28,8 +35,8 @@ from . import fit, theta_coding
 from .adapter import OneVectorLoRA
 
 INFO = by_name("lora")
-SEC_THETA, SEC_PROMPT, SEC_SCALING = 1, 2, 3
-P_D, P_SEED, P_STEPS, P_GROUPS, P_SCALING = range(5)
+SEC_THETA, SEC_PROMPT, SEC_SCALING, SEC_THETA_A, SEC_THETA_B = 1, 2, 3, 4, 5  # 4, 5: a merge's two θ
+P_D, P_SEED, P_STEPS, P_GROUPS, P_SCALING, P_D_B, P_SEED_B = range(7)  # 5, 6: a merge's second θ
 SCALING_ODE_TAIL = 3  # the last steps of a scaled decode are plain ODE steps (no choice to make)
 MAX_SCALING = 1 << 20
 DEFAULT_D = 131_072
@@ -142,17 +149,22 @@ class LoRACodec:
         if models.force_tiny():
             spec = models.resolve(None, INFO.family)
         wan = load_wan(spec, device)
-        seed = h.params.get(P_SEED, DEFAULT_SEED)
-        probe = OneVectorLoRA(wan.transformer, d=1, seed=0, block_groups=DEFAULT_BLOCK_GROUPS)
-        d = h.params.get(P_D, min(DEFAULT_D, max(1, probe.num_lora_entries // 4)))
-        if not 1 <= d <= probe.num_lora_entries:
-            raise FormatError("corrupt file: θ length does not fit this model")
-        adapter = OneVectorLoRA(wan.transformer, d=d, seed=seed, block_groups=DEFAULT_BLOCK_GROUPS).to(wan.device)
-        adapter.load(theta_coding.decode_theta_tensor(c.section(SEC_THETA), d, adapter.theta_groups))
+        seed = h.params.get(P_SEED, DEFAULT_SEED)  # a merge's noise seed is A's
+        D = OneVectorLoRA(wan.transformer, d=1, seed=0, block_groups=DEFAULT_BLOCK_GROUPS).num_lora_entries
+        adapters = []
+        for d, theta_seed, payload in theta_parts(c):
+            d = min(DEFAULT_D, max(1, D // 4)) if d is None else d
+            if not 1 <= d <= D:
+                raise FormatError("corrupt file: θ length does not fit this model")
+            adapter = OneVectorLoRA(wan.transformer, d=d, seed=theta_seed, block_groups=DEFAULT_BLOCK_GROUPS).to(wan.device)
+            adapter.load(theta_coding.decode_theta_tensor(payload, d, adapter.theta_groups))
+            adapters.append(adapter)
         n = _clip_length(h.frames)
         shape = (16, (n - 1) // TEMPORAL_FACTOR + 1, -(-h.height // GRID) * PATCH, -(-h.width // GRID) * PATCH)
         use_prompt = stored_prompt if prompt is None else prompt
-        with adapter:
+        with contextlib.ExitStack() as attached:  # every adapter's hook adds its own B(Ax): the deltas sum
+            for adapter in adapters:
+                attached.enter_context(adapter)
             if P_SCALING in h.params:
                 n_cand = h.params[P_SCALING]
                 if not 2 <= n_cand <= MAX_SCALING:
@@ -166,7 +178,22 @@ class LoRACodec:
 
     def describe(self, c: container.Container) -> dict:
         prompt = dict(c.sections).get(SEC_PROMPT, b"").decode("utf-8", "replace")
-        return {"prompt": prompt, "theta_length": c.header.params.get(P_D), "seed": c.header.params.get(P_SEED, DEFAULT_SEED)}
+        params = c.header.params
+        out = {"prompt": prompt, "theta_length": params.get(P_D), "seed": params.get(P_SEED, DEFAULT_SEED)}
+        if SEC_THETA_B in dict(c.sections):
+            out.update(merged=True, theta_length_b=params.get(P_D_B), seed_b=params.get(P_SEED_B, DEFAULT_SEED))
+        return out
+
+
+def theta_parts(c: container.Container) -> list[tuple[int | None, int, bytes]]:
+    """(θ length or None for the default, seed, coded θ) of each adapter: one, or two for a merge."""
+    p, tags = c.header.params, dict(c.sections)
+    if not ({SEC_THETA_A, SEC_THETA_B} & tags.keys() or {P_D_B, P_SEED_B} & p.keys()):
+        return [(p.get(P_D), p.get(P_SEED, DEFAULT_SEED), c.section(SEC_THETA))]
+    if SEC_THETA in tags or SEC_THETA_A not in tags or SEC_THETA_B not in tags:
+        raise FormatError("corrupt file: a merged lora file needs exactly its two θ sections")
+    return [(p.get(P_D), p.get(P_SEED, DEFAULT_SEED), tags[SEC_THETA_A]),
+            (p.get(P_D_B), p.get(P_SEED_B, DEFAULT_SEED), tags[SEC_THETA_B])]
 
 
 def _scaled_sampling(wan, adapter, shape, prompt: str, seed: int, candidates: int, shift: float, *, target=None, choices=None):
