@@ -117,3 +117,19 @@ def test_lora_benchmark_tiny(tmp_path):
     assert proc.returncode == 0, proc.stderr
     case = json.loads((tmp_path / "lora-cpu.json").read_text())["cases"][0]
     assert case["bytes"] > 0 and case["encode_s"] > 0 and case["decode_s"] > 0
+
+
+def test_memory_benchmark_tiny(tmp_path):
+    proc = _cli("memory", "--arch", "tiny", "--seconds", "2", "--height", "64", "--width", "96", "--fps", "12",
+                "--dit-steps", "2", "--pretrain-steps", "4", "--train-clips", "2", "--test-clips", "1",
+                "--clip-frames", "9", "--clip-size", "32", "--device", "cpu", "--out", str(tmp_path), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "memory-cpu.json").read_text())
+    paper = next(r for r in result["tokens"] if r["strides_hwt"] == "4×4×2")
+    assert paper["tokens"] == 61 * 8 * 13 and paper["tokens_per_second"] > 300  # 20 s of 480×832 at 24 fps
+    speed = result["speed"]
+    assert speed["tokens"] > 0 and speed["encode_s"] > 0 and speed["retrieve_dit_s"] > 0 and speed["memory_bytes"] > 0
+    methods = result["ablation"]["methods"]
+    assert {"ours (pretrained)", "large patchifier (FramePack-style)", "low-res branch only", "uniform keyframes",
+            "mean frame (no budget)", "ours without pretraining"} <= set(methods)
+    assert "| strides H×W×T |" in proc.stdout

@@ -53,6 +53,8 @@ def _score(model, clips, dit_frames: int = 0, dit_steps: int = 10, baseline=None
         else:
             scores.append(evaluate.score(model, clip, evaluate.retrieve_head(model, clip)))
     per_position = np.mean([s["psnr"] for s in scores], axis=0) if not dit_frames else None
+    lpips = [s["mean_lpips"] for s in scores if "mean_lpips" in s]
     return {"psnr": float(np.mean([s["mean_psnr"] for s in scores])), "ssim": float(np.mean([s["mean_ssim"] for s in scores])),
+            "lpips": float(np.mean(lpips)) if lpips else None,
             "latent_mse": float(np.mean([s["mean_latent_mse"] for s in scores])),
             "psnr_by_position": None if per_position is None else [round(float(v), 3) for v in per_position]}

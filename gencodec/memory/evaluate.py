@@ -78,4 +78,8 @@ def score(model, clip, latents: torch.Tensor, frames: list[int] | None = None, p
         psnr = [metrics.psnr(clip.frames[f], decoded[i]) for i, f in enumerate(frames)]
         ssim = [metrics.ssim(clip.frames[f], decoded[i]) for i, f in enumerate(frames)]
         out.update(psnr=psnr, ssim=ssim, mean_psnr=float(np.mean(psnr)), mean_ssim=float(np.mean(ssim)))
+        lpips = [metrics.lpips_distance(clip.frames[f], decoded[i]) for i, f in enumerate(frames[:1])]
+        if lpips[0] is not None:  # only when LPIPS weights are on disk
+            lpips += [metrics.lpips_distance(clip.frames[f], decoded[i]) for i, f in enumerate(frames) if i]
+            out["mean_lpips"] = float(np.mean(lpips))
     return out
