@@ -1512,6 +1512,16 @@ def _examples_cache_for_model():
             os.environ["GRADIO_EXAMPLES_CACHE"] = previous
 
 
+
+def _clip_size_inputs(resolutions, resolution, max_frames: int, default_frames: int, tiny_cap: int | None):
+    """The video tabs' frame-size dropdown and max-frames slider (one row)."""
+    with gr.Row():
+        res = gr.Dropdown(resolutions, value=resolution, label="Frame size (short side)",
+                          info="downscaled with Pillow, aspect kept, never upscaled")
+        frames = gr.Slider(1, max_frames, value=default_frames, step=1, label="Max frames",
+                           info="the first N frames are coded" + (f" (tiny-model demo: at most {tiny_cap})" if tiny_cap else ""))
+    return res, frames
+
 with gr.Blocks(title="gencodec — generative image and video compression", delete_cache=(3600, 7200)) as demo:
     banner = gr.Markdown(
         banner_markdown(), visible=TINY or VIDEO_TINY or MEMORY_TINY, elem_id="tiny-banner-box", sanitize_html=False
@@ -1642,22 +1652,10 @@ with gr.Blocks(title="gencodec — generative image and video compression", dele
                         label="GOP (frames)",
                         info="frames per Wan clip; a short last GOP is padded",
                     )
-                with gr.Row():
-                    in_res = gr.Dropdown(
-                        VIDEO_RESOLUTIONS,
-                        value=VIDEO_DEFAULTS["resolution"],
-                        label="Frame size (short side)",
-                        info="downscaled with Pillow, aspect kept, never upscaled",
-                    )
-                    in_max_frames = gr.Slider(
-                        1,
-                        VIDEO_MAX_FRAMES,
-                        value=VIDEO_DEFAULTS["max_frames"],
-                        step=1,
-                        label="Max frames",
-                        info="the first N frames are coded"
-                        + (f" (tiny-model demo: at most {TINY_VIDEO_MAX_FRAMES})" if VIDEO_TINY else ""),
-                    )
+                in_res, in_max_frames = _clip_size_inputs(
+                    VIDEO_RESOLUTIONS, VIDEO_DEFAULTS["resolution"], VIDEO_MAX_FRAMES, VIDEO_DEFAULTS["max_frames"],
+                    TINY_VIDEO_MAX_FRAMES if VIDEO_TINY else None,
+                )
                 btn_video = gr.Button("Compress video", variant="primary", elem_id="compress-video-button")
             with gr.Column(scale=3, min_width=320):
                 with gr.Row():
@@ -1758,22 +1756,10 @@ with gr.Blocks(title="gencodec — generative image and video compression", dele
                     maximum=LORA_TARGET_KB_MAX,
                     label=f"Target size (KB, 1 KB = {KB} bytes; 0 = automatic quantiser step)",
                 )
-                with gr.Row():
-                    in_lres = gr.Dropdown(
-                        VIDEO_RESOLUTIONS,
-                        value=VIDEO_DEFAULTS["resolution"],
-                        label="Frame size (short side)",
-                        info="downscaled with Pillow, aspect kept, never upscaled",
-                    )
-                    in_lmax_frames = gr.Slider(
-                        1,
-                        LORA_MAX_FRAMES,
-                        value=min(LORA_DEFAULT_FRAMES, LORA_MAX_FRAMES),
-                        step=1,
-                        label="Max frames",
-                        info="the first N frames are coded"
-                        + (f" (tiny-model demo: at most {TINY_VIDEO_MAX_FRAMES})" if VIDEO_TINY else ""),
-                    )
+                in_lres, in_lmax_frames = _clip_size_inputs(
+                    VIDEO_RESOLUTIONS, VIDEO_DEFAULTS["resolution"], LORA_MAX_FRAMES,
+                    min(LORA_DEFAULT_FRAMES, LORA_MAX_FRAMES), TINY_VIDEO_MAX_FRAMES if VIDEO_TINY else None,
+                )
                 gr.Markdown(
                     "<small>GPU estimate: 15 + F·L·s·0.15 + 50·L·s·0.05 s (F fit steps, L = latent frames = (T − 1)/4 + 1, "
                     f"s = pixels / 480p); clips over {VIDEO_GPU_CAP_S} s are refused: use the CLI.</small>",
@@ -1864,22 +1850,10 @@ with gr.Blocks(title="gencodec — generative image and video compression", dele
                     info="strides are chosen so the memory has the most tokens that fit",
                     elem_id="memory-budget",
                 )
-                with gr.Row():
-                    in_mres = gr.Dropdown(
-                        MEMORY_RESOLUTIONS,
-                        value=MEMORY_DEFAULTS["resolution"],
-                        label="Frame size (short side)",
-                        info="downscaled with Pillow, aspect kept, never upscaled",
-                    )
-                    in_mmax_frames = gr.Slider(
-                        1,
-                        MEMORY_MAX_FRAMES,
-                        value=MEMORY_DEFAULTS["max_frames"],
-                        step=1,
-                        label="Max frames",
-                        info="the first N frames are coded"
-                        + (f" (tiny-model demo: at most {MEMORY_MAX_FRAMES})" if MEMORY_TINY else ""),
-                    )
+                in_mres, in_mmax_frames = _clip_size_inputs(
+                    MEMORY_RESOLUTIONS, MEMORY_DEFAULTS["resolution"], MEMORY_MAX_FRAMES, MEMORY_DEFAULTS["max_frames"],
+                    MEMORY_MAX_FRAMES if MEMORY_TINY else None,
+                )
                 gr.Markdown(
                     "<small>GPU estimate: 15 + T·s·0.04 s (T frames, s = pixels / 480p); "
                     f"videos over {VIDEO_GPU_CAP_S} s are refused: use the CLI.</small>",

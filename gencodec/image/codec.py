@@ -14,9 +14,8 @@ import zlib
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .. import container, entropy, media, models
+from .. import container, entropy, media, models, ratecontrol
 from ..codecs import by_name
 from ..errors import FormatError, InputError
 from . import denoise, palette, quantize
@@ -106,32 +105,8 @@ class SDLatentCodec:
 
     def _rate_control(self, header: container.Header, z: np.ndarray, target: int) -> bytes:
         """Finest quantiser step whose whole file fits in `target` bytes (bisection on true file sizes)."""
-        cache: dict[int, bytes] = {}
-
-        def size(code: int) -> int:
-            if code not in cache:
-                cache[code] = self._pack_improved(header, z, code)
-            return len(cache[code])
-
-        lo, hi = STEP_CODE_RANGE
-        if size(hi) > target:
-            raise InputError(f"target of {target} bytes is too small for this image: the smallest file is {size(hi)} bytes")
-        with tqdm(total=12, desc="rate control", leave=False, disable=None) as bar:
-            if size(lo) <= target:
-                hi = lo
-            while hi - lo > 1:  # invariant: size(hi) <= target < size(lo)
-                mid = (lo + hi) // 2
-                if size(mid) <= target:
-                    hi = mid
-                else:
-                    lo = mid
-                bar.update(1)
-        # Sizes are a staircase, not strictly monotone: a slightly finer step may still fit.
-        best = min((c for c in cache if cache[c] is not None and len(cache[c]) <= target), default=hi)
-        for code in range(best - 1, max(best - 8, STEP_CODE_RANGE[0]) - 1, -1):
-            if size(code) <= target:
-                best = code
-        return cache[best]
+        return ratecontrol.finest_fitting(lambda code: self._pack_improved(header, z, code), *STEP_CODE_RANGE, target,
+                                          " for this image")[1]
 
     # ------------------------------------------------------------ decode
 

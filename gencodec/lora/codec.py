@@ -26,7 +26,7 @@ import contextlib
 import numpy as np
 import torch
 
-from .. import codebook, container, media, models
+from .. import codebook, container, media, models, ratecontrol
 from ..codecs import by_name
 from ..errors import FormatError, InputError
 from ..video import sampler, sde
@@ -238,19 +238,7 @@ def _load(video, fps):
     return frames, fps
 
 
-def _rate_control(pack, spread: float, target: int) -> bytes:
-    """The finest quantiser step whose whole file fits `target` bytes (bisection on a log grid of steps)."""
-    def size(code: int) -> bytes:
-        return pack(spread * 2.0 ** (code / 16.0))
-
-    lo, hi = -160, 160
-    coarsest = size(hi)
-    if len(coarsest) > target:
-        raise InputError(f"target of {target} bytes is too small: the smallest file is {len(coarsest)} bytes")
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if len(size(mid)) <= target:
-            hi = mid
-        else:
-            lo = mid
-    return spread * 2.0 ** (hi / 16.0)
+def _rate_control(pack, spread: float, target: int) -> float:
+    """The finest quantiser step (on a 2^(1/16) grid around θ's spread) whose whole file fits `target` bytes."""
+    code, _ = ratecontrol.finest_fitting(lambda c: pack(spread * 2.0 ** (c / 16.0)), -160, 160, target)
+    return spread * 2.0 ** (code / 16.0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import container, entropy, media, models
+from .. import container, entropy, media, models, ratecontrol
 from ..codecs import by_name
 from ..errors import FormatError, InputError
 from ..video import sde
@@ -72,7 +72,7 @@ class MemoryCodec:
 
         if target_bytes is None:
             return pack(DEFAULT_STEP_CODE)
-        return _rate_control(pack, target_bytes)
+        return ratecontrol.finest_fitting(pack, -32, 64, target_bytes, " for this budget (lower --budget-tokens)")[1]
 
     def read(self, data: bytes, model: str | None = None, device=None):
         """(container, plan, memory model, stored features) with every field checked."""
@@ -195,21 +195,3 @@ def _decode_features(data: bytes, shape: tuple[int, int, int, int], step: float)
         raise FormatError("corrupt file: bad feature scales")
     q = entropy.decode_grid(data[2 * c :], (c, t * h, w)).reshape(c, t, h, w)
     return (torch.from_numpy(q.astype(np.float32)) * torch.from_numpy(scale).view(c, 1, 1, 1) * step)[None]
-
-
-def _rate_control(pack, target: int) -> bytes:
-    """The finest quantiser step (on a 2^(1/4) grid) whose whole file fits `target` bytes."""
-    lo, hi = -32, 64
-    coarsest = pack(hi)
-    if len(coarsest) > target:
-        raise InputError(f"target of {target} bytes is too small for this budget: the smallest file is "
-                         f"{len(coarsest)} bytes (lower --budget-tokens)")
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if len(pack(mid)) <= target:
-            hi = mid
-        else:
-            lo = mid
-    return pack(hi)
-
-
