@@ -147,6 +147,8 @@ def test_bad_files_and_options_fail_clearly(encoded):
         gencodec.decode(encoded, frame=41)
     with pytest.raises(InputError, match="retriever"):
         gencodec.decode(encoded, retriever="oracle")
+    with pytest.raises(InputError, match="not both"):
+        gencodec.encode(np.zeros((5, 32, 32, 3), np.uint8), codec="memory", model="tiny", budget_tokens=8, strides="2x2x1")
 
 
 def test_other_weights_are_refused(encoded, tmp_path, tiny):

@@ -49,6 +49,8 @@ class MemoryCodec:
         if unused:
             raise InputError(f"option(s) not used by memory: {', '.join(sorted(unused))}")
         frames, fps = _load(video, fps)
+        if budget_tokens is not None and strides is not None:
+            raise InputError("give --budget-tokens or --strides, not both")
         if isinstance(strides, str):
             strides = parse_strides(strides)
         if budget_tokens is None and strides is None:
