@@ -209,3 +209,26 @@ def test_patch_vae_is_an_orthogonal_projection():
     from gencodec import metrics
 
     assert metrics.psnr(img, out) > 22
+
+
+def test_cross_attention_option(tmp_path):
+    """The paper's add-on: every DiT block's cross-attention also reads the memory; stored in the folder."""
+    from gencodec.memory import train
+    from gencodec.memory.retrievers import dit_velocity
+
+    out = tmp_path / "cross"
+    assert train.main(["--synthetic", "1", "--frames", "5", "--size", "32x32", "--steps", "1", "--strides", "2x2x1",
+                       "--cross-attention", "-o", str(out)]) == 0
+    model = memory_model.load_folder(out)
+    assert model.cross_attention and model.config()["cross_attention"]
+    video = synthetic_clip(2, 5, 32, 32)
+    p = plan(5, 32, 32, 8, strides=(1, 2, 2))
+    with torch.no_grad():
+        memory, pos = model.tokens(model.stored(video, p)), token_positions(p)
+        z, t, t0 = torch.randn(1, 16, 1, 4, 4), torch.tensor([0.5]), torch.tensor([0.25])
+        text = model.wan.prompt_embedding("")
+        with_cross = dit_velocity(model.wan.transformer, z, t, t0, memory, pos, text, cross=True)
+        without = dit_velocity(model.wan.transformer, z, t, t0, memory, pos, text, cross=False)
+    assert not torch.allclose(with_cross, without)
+    data = gencodec.encode(video, codec="memory", model=str(out), strides="2x2x1", fps=8)
+    assert gencodec.decode(data, frame=3, steps=2).shape == (32, 32, 3)

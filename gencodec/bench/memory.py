@@ -101,7 +101,7 @@ def speed(args) -> dict:
         head_s = _common.now(device) - start
         start = _common.now(device)
         z = dit_sample(mem.wan.transformer, (1, 16, 1, lh, lw), t0, tokens, pos, mem.wan.prompt_embedding(""),
-                       steps=args.dit_steps, shift=sde.default_shift(args.height), seed=0)
+                       steps=args.dit_steps, shift=sde.default_shift(args.height), seed=0, cross=mem.cross_attention)
         mem.decode_frame_latents(z)
         dit_s = _common.now(device) - start
     out = {"arch": arch, "frames": frames, "size": f"{args.width}x{args.height}", "strides_hwt": p.label,

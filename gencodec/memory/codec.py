@@ -135,7 +135,7 @@ class MemoryCodec:
             else:
                 z = dit_sample(mem.wan.transformer, (len(chunk), 16, 1, lh, lw), t0, memory, pos,
                                mem.wan.prompt_embedding(prompt or ""), steps=steps, shift=sde.default_shift(p.height),
-                               seed=seed)
+                               seed=seed, cross=mem.cross_attention)
             out.append(mem.decode_frame_latents(z)[:, : p.height, : p.width])
             if progress:
                 progress(min(i + 16, len(wanted)), len(wanted))
@@ -150,7 +150,7 @@ class MemoryCodec:
         latent_frames = 1 + -(-(n - 1) // TEMPORAL_FACTOR)
         t0 = torch.tensor([float(p.latent_frames)], device=mem.device)
         z = dit_sample(mem.wan.transformer, (1, 16, latent_frames, *size), t0, memory, pos, mem.wan.prompt_embedding(prompt),
-                       steps=steps, shift=sde.default_shift(p.height), seed=seed)
+                       steps=steps, shift=sde.default_shift(p.height), seed=seed, cross=mem.cross_attention)
         return np.ascontiguousarray(mem.wan.decode_latent(z[0])[:n, : p.height, : p.width])
 
     def describe(self, c: container.Container) -> dict:

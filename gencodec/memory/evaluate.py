@@ -41,7 +41,8 @@ def retrieve_dit(model, clip, frames: list[int], *, steps: int = 20, shift: floa
     text = model.wan.prompt_embedding("")
     shape = (len(frames), *clip.targets.shape[1:])
     t0 = frame_time(torch.tensor(frames, dtype=torch.float32, device=model.device))
-    return dit_sample(model.wan.transformer, shape, t0, memory, pos, text, steps=steps, shift=shift, seed=seed)
+    return dit_sample(model.wan.transformer, shape, t0, memory, pos, text, steps=steps, shift=shift, seed=seed,
+                      cross=model.cross_attention)
 
 
 def keyframe_baseline(clip) -> torch.Tensor:

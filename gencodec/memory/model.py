@@ -40,9 +40,9 @@ class MemoryModel(nn.Module):
     """Trainable parts (compressor, head; the DiT when `train_dit`) around a WanModel."""
 
     def __init__(self, wan: WanModel, base: str, compressor: dict, head: dict, variant: str = "full",
-                 train_dit: bool = False):
+                 train_dit: bool = False, cross_attention: bool = False):
         super().__init__()
-        self.wan, self.base, self.train_dit = wan, base, train_dit
+        self.wan, self.base, self.train_dit, self.cross_attention = wan, base, train_dit, cross_attention
         dim = wan.transformer.config.num_attention_heads * wan.transformer.config.attention_head_dim
         self.compressor = MemoryCompressor(CompressorConfig(dim=dim, variant=variant, **compressor))
         self.head = RegressionHead(dim, **head)
@@ -60,7 +60,7 @@ class MemoryModel(nn.Module):
     def config(self) -> dict:
         cfg = {k: v for k, v in asdict(self.compressor.cfg).items() if k not in ("dim", "variant", "latent_channels")}
         return {"format": FORMAT, "version": 1, "base": self.base, "variant": self.variant, "train_dit": self.train_dit,
-                "compressor": cfg, "head": self.head_config}
+                "cross_attention": self.cross_attention, "compressor": cfg, "head": self.head_config}
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         state = {f"compressor.{k}": v for k, v in self.compressor.state_dict().items()}
@@ -71,7 +71,7 @@ class MemoryModel(nn.Module):
 
     def fingerprint(self) -> int:
         """CRC32 of every weight name and value the memory depends on (base weights: by name in the file)."""
-        crc = 0
+        crc = zlib.crc32(b"cross-attention" if self.cross_attention else b"")  # changes what the DiT reads
         for name, value in sorted(self.trainable_state().items()):
             crc = zlib.crc32(name.encode(), crc)
             crc = zlib.crc32(value.detach().float().cpu().contiguous().numpy().tobytes(), crc)
@@ -130,7 +130,7 @@ def pad_sides(frames: np.ndarray, multiple: int | None, size: tuple[int, int] | 
 
 
 def build(wan: WanModel, base: str, *, tiny: bool, variant: str = "full", seed: int = TINY_SEED,
-          train_dit: bool | None = None) -> MemoryModel:
+          train_dit: bool | None = None, cross_attention: bool = False) -> MemoryModel:
     """A fresh memory model with seeded weights (the same on every machine)."""
     sizes = TINY if tiny else REAL
     train_dit = tiny if train_dit is None else train_dit
@@ -138,7 +138,8 @@ def build(wan: WanModel, base: str, *, tiny: bool, variant: str = "full", seed: 
         wan = _private_copy(wan)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = MemoryModel(wan, base, sizes["compressor"], sizes["head"], variant=variant, train_dit=train_dit)
+        model = MemoryModel(wan, base, sizes["compressor"], sizes["head"], variant=variant, train_dit=train_dit,
+                            cross_attention=cross_attention)
     return model
 
 
@@ -199,7 +200,7 @@ def load_folder(folder: Path, device=None) -> MemoryModel:
     if cfg.get("train_dit"):  # the DiT's weights change: never share the cached base model
         wan = _private_copy(wan)
     model = MemoryModel(wan, base, cfg["compressor"], cfg["head"], variant=cfg.get("variant", "full"),
-                        train_dit=bool(cfg.get("train_dit")))
+                        train_dit=bool(cfg.get("train_dit")), cross_attention=bool(cfg.get("cross_attention")))
     weights = folder / WEIGHTS_NAME
     if weights.is_file():
         state = load_file(str(weights), device=str(model.device))

@@ -28,8 +28,12 @@ def frame_time(frame: int | torch.Tensor):
 
 
 def dit_velocity(transformer, z: torch.Tensor, t: torch.Tensor, t0: torch.Tensor, memory: torch.Tensor,
-                 memory_pos: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-    """u(z_t, t) for query latents z (B, 16, F, h, w) starting at times t0 (B,), given memory (B|1, N, D)."""
+                 memory_pos: torch.Tensor, text: torch.Tensor, cross: bool = False) -> torch.Tensor:
+    """u(z_t, t) for query latents z (B, 16, F, h, w) starting at times t0 (B,), given memory (B|1, N, D).
+
+    `cross`: every block's cross-attention also reads the memory tokens (the paper's add-on for hard
+    cases), beside the prompt.
+    """
     b, _, f, h, w = z.shape
     dtype = transformer.patch_embedding.weight.dtype
     query = transformer.patch_embedding(z.to(dtype)).flatten(2).transpose(1, 2)
@@ -41,6 +45,8 @@ def dit_velocity(transformer, z: torch.Tensor, t: torch.Tensor, t0: torch.Tensor
     rotary = (cos[:, :, None].to(z.device), sin[:, :, None].to(z.device))
     temb, proj, text_states, _ = transformer.condition_embedder(t.to(z.device) * 1000.0, text.expand(b, -1, -1), None)
     proj = proj.unflatten(1, (6, -1))
+    if cross:
+        text_states = torch.cat([text_states, memory.to(text_states.dtype).expand(b, -1, -1)], 1)
     for block in transformer.blocks:
         if torch.is_grad_enabled() and transformer.gradient_checkpointing:
             hidden = transformer._gradient_checkpointing_func(block, hidden, text_states, proj, rotary)
@@ -56,14 +62,14 @@ def dit_velocity(transformer, z: torch.Tensor, t: torch.Tensor, t0: torch.Tensor
 
 @torch.no_grad()
 def dit_sample(transformer, shape: tuple, t0: torch.Tensor, memory, memory_pos, text, *, steps: int, shift: float,
-               seed: int, progress=None) -> torch.Tensor:
+               seed: int, progress=None, cross: bool = False) -> torch.Tensor:
     """Euler ODE from seeded noise: (B, 16, F, h, w) latents for queries at times t0."""
     gen = torch.Generator("cpu").manual_seed(seed)
     x = torch.randn(shape, generator=gen).to(memory.device)
     ts = sde.shift_timesteps(steps, shift)
     for i in range(steps):
         t = torch.full((shape[0],), float(ts[i]), device=x.device)
-        x = x + (float(ts[i + 1]) - float(ts[i])) * dit_velocity(transformer, x, t, t0, memory, memory_pos, text)
+        x = x + (float(ts[i + 1]) - float(ts[i])) * dit_velocity(transformer, x, t, t0, memory, memory_pos, text, cross)
         if progress:
             progress(i + 1, steps)
     return x
@@ -153,11 +159,11 @@ class RegressionHead(nn.Module):
 
 
 def flow_matching_loss(transformer, z: torch.Tensor, t0: torch.Tensor, memory, memory_pos, text,
-                       generator: torch.Generator) -> torch.Tensor:
+                       generator: torch.Generator, cross: bool = False) -> torch.Tensor:
     """Wan's objective on the queried frames: x_t = (1−t)z + tε, target ε − z (noise as the mask)."""
     b = z.shape[0]
     t = torch.sigmoid(torch.randn(b, generator=generator)).to(z.device)  # logit-normal, as in SD3/Wan training
     eps = torch.randn(z.shape, generator=generator).to(z.device)
     tt = t.view(b, 1, 1, 1, 1)
-    pred = dit_velocity(transformer, (1 - tt) * z + tt * eps, t, t0, memory, memory_pos, text)
+    pred = dit_velocity(transformer, (1 - tt) * z + tt * eps, t, t0, memory, memory_pos, text, cross)
     return F.mse_loss(pred, eps - z)

@@ -75,7 +75,7 @@ def step_loss(model, clip: Clip, queries: int, retriever: str, gen: torch.Genera
         out["head"] = F.mse_loss(model.head(memory, pos, t0, z.shape[-2:], clip.plan.memory_grid, clip.plan.strides), z)
     if retriever in ("dit", "both"):
         text = model.wan.prompt_embedding("")
-        out["dit"] = flow_matching_loss(model.wan.transformer, z, t0, memory, pos, text, gen)
+        out["dit"] = flow_matching_loss(model.wan.transformer, z, t0, memory, pos, text, gen, model.cross_attention)
     return out
 
 
@@ -200,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="checkpoint folder (use it later as --model)")
     p.add_argument("--model", default="tiny", help="start from: tiny, wan2.1-t2v-1.3b-memory, or a checkpoint folder")
     p.add_argument("--variant", choices=["full", "lr", "large_patch"], default="full", help="compressor (ablations)")
+    p.add_argument("--cross-attention", action="store_true",
+                   help="every DiT block's cross-attention also reads the memory (new models only)")
     p.add_argument("--strides", default="4x4x2", help="H×W×T strides on the DiT token grid (default 4x4x2)")
     p.add_argument("--frames", type=int, default=49, help="frames per clip")
     p.add_argument("--size", default="64x64", help="W×H of clips")
@@ -234,7 +236,7 @@ def run(args) -> Path:
         spec = models.resolve(args.model, models.FAMILY_MEMORY)
         base = models.TINY_MODEL[models.FAMILY_WAN_T2V] if spec.tiny else models.DEFAULT_MODEL[models.FAMILY_WAN_T2V]
         model = memory_model.build(memory_model.base_wan(models.resolve(base, models.FAMILY_WAN_T2V), device), base, tiny=spec.tiny,
-                                   variant=args.variant)
+                                   variant=args.variant, cross_attention=args.cross_attention)
     else:
         model = memory_model.load_folder(Path(args.model), device)
     strides = parse_strides(args.strides)
