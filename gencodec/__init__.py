@@ -11,7 +11,7 @@ from __future__ import annotations
 from .codecs import CODECS
 from .errors import FormatError, GencodecError, InputError, ModelUnavailableError
 
-__version__ = "0.1.0"
+__version__ = "0.4.0"
 __all__ = ["encode", "decode", "info", "CODECS", "GencodecError", "FormatError", "InputError", "ModelUnavailableError"]
 
 
