@@ -1346,15 +1346,9 @@ def decode_file(gcodec_file, progress=gr.Progress(track_tqdm=True)):
         elif kind == "video":
             codec = meta.get("codec")
             is_memory = codec == MEMORY_CODEC  # every frame, retrieved with the one-step head (scrubbing: memory tab)
-            if is_memory:  # long videos: the memory codec's own frame limit
-                media.check_video_size(meta["width"], meta["height"], 1)
-                if meta["frames"] > memory_codec.max_frames():
-                    raise gr.Error(
-                        f"the file holds {meta['frames']} frames; the memory limit is {memory_codec.max_frames()}",
-                        print_exception=False,
-                    )
-            else:
-                media.check_video_size(meta["width"], meta["height"], meta["frames"])  # the app's limits, before model work
+            # the app's limits, before any model work (long videos: the memory codec's own frame limit)
+            media.check_video_size(meta["width"], meta["height"], meta["frames"],
+                                   memory_codec.max_frames() if is_memory else None)
             # lora: decoded with its stored caption (edits: the LoRA tab)
             if codec not in (LORA_CODEC, MEMORY_CODEC) and (codec != VIDEO_CODEC or meta.get("mode") != "t2v"):
                 raise gr.Error(
@@ -1512,7 +1506,6 @@ def _examples_cache_for_model():
             os.environ["GRADIO_EXAMPLES_CACHE"] = previous
 
 
-
 def _clip_size_inputs(resolutions, resolution, max_frames: int, default_frames: int, tiny_cap: int | None):
     """The video tabs' frame-size dropdown and max-frames slider (one row)."""
     with gr.Row():
@@ -1521,6 +1514,7 @@ def _clip_size_inputs(resolutions, resolution, max_frames: int, default_frames: 
         frames = gr.Slider(1, max_frames, value=default_frames, step=1, label="Max frames",
                            info="the first N frames are coded" + (f" (tiny-model demo: at most {tiny_cap})" if tiny_cap else ""))
     return res, frames
+
 
 with gr.Blocks(title="gencodec — generative image and video compression", delete_cache=(3600, 7200)) as demo:
     banner = gr.Markdown(

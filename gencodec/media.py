@@ -109,12 +109,13 @@ def max_video_frames() -> int:
     return int(os.environ.get("GENCODEC_MAX_VIDEO_FRAMES", "300"))
 
 
-def check_video_size(width: int, height: int, frames: int) -> None:
-    """Videos up to 1080p (either orientation) and GENCODEC_MAX_VIDEO_FRAMES frames (default 300)."""
+def check_video_size(width: int, height: int, frames: int, max_frames: int | None = None) -> None:
+    """Videos up to 1080p (either orientation) and `max_frames` frames (default GENCODEC_MAX_VIDEO_FRAMES, 300)."""
+    limit = max_video_frames() if max_frames is None else max_frames
     if max(width, height) > 1920 or min(width, height) > 1080:
         raise InputError(f"video is {width}×{height}; the limit is 1080p (1920×1080)")
-    if frames > max_video_frames():
-        raise InputError(f"video has {frames} frames; the limit is {max_video_frames()}")
+    if frames > limit:
+        raise InputError(f"video has {frames} frames; the limit is {limit}")
     if width < 1 or height < 1 or frames < 1:
         raise InputError("video is empty")
 
@@ -159,14 +160,17 @@ def load_video(source, max_frames: int | None = None, first: int | None = None) 
     return np.stack(frames), fps if fps > 0 else 16.0
 
 
-def as_video(video, fps: float | None = None) -> tuple[np.ndarray, float]:
-    """A path or uint8 frames (T, H, W, 3) → (frames, fps), limits checked; arrays without fps get 16 (Wan's)."""
+def as_video(video, fps: float | None = None, max_frames: int | None = None) -> tuple[np.ndarray, float]:
+    """A path or uint8 frames (T, H, W, 3) → (frames, fps), limits checked; arrays without fps get 16 (Wan's).
+
+    `max_frames`: a codec's own frame limit (default GENCODEC_MAX_VIDEO_FRAMES).
+    """
     if isinstance(video, np.ndarray):
         if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
             raise InputError(f"expected uint8 frames (T, H, W, 3), got {video.dtype} {video.shape}")
-        check_video_size(video.shape[2], video.shape[1], video.shape[0])
+        check_video_size(video.shape[2], video.shape[1], video.shape[0], max_frames)
         return video, float(fps or 16.0)
-    frames, source_fps = load_video(video)
+    frames, source_fps = load_video(video, max_frames=max_frames)
     return frames, float(fps or source_fps)
 
 

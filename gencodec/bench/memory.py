@@ -84,24 +84,20 @@ def speed(args) -> dict:
     with torch.no_grad(), PeakMemory(device) as peak_encode:
         start = _common.now(device)
         stored = mem.stored(video, p)
-        tokens = mem.tokens(stored)
+        tokens, pos = mem.memory(stored, p)
         encode_s = _common.now(device) - start
     data_bytes = sum(len(memory_codec._code_features(v, memory_codec._step(0))) for v in stored.values())
-    from ..memory.compressor import token_positions
-    from ..memory.retrievers import dit_sample, frame_time
-    from ..video import sde
+    from ..memory.retrievers import frame_time
 
-    pos = token_positions(p, mem.device)
     lh, lw = -(-args.height // 16) * 2, -(-args.width // 16) * 2
     t0 = frame_time(torch.tensor([frames // 2], dtype=torch.float32, device=mem.device))
     with torch.no_grad(), PeakMemory(device) as peak_retrieve:
         start = _common.now(device)
-        z = mem.head(tokens, pos, t0, (lh, lw), p.memory_grid, p.strides)
+        z = mem.retrieve(tokens, pos, p, t0, (lh, lw), retriever="head")
         mem.decode_frame_latents(z)
         head_s = _common.now(device) - start
         start = _common.now(device)
-        z = dit_sample(mem.wan.transformer, (1, 16, 1, lh, lw), t0, tokens, pos, mem.wan.prompt_embedding(""),
-                       steps=args.dit_steps, shift=sde.default_shift(args.height), seed=0, cross=mem.cross_attention)
+        z = mem.retrieve(tokens, pos, p, t0, (lh, lw), steps=args.dit_steps)
         mem.decode_frame_latents(z)
         dit_s = _common.now(device) - start
     out = {"arch": arch, "frames": frames, "size": f"{args.width}x{args.height}", "strides_hwt": p.label,

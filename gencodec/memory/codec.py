@@ -15,11 +15,9 @@ import torch
 from .. import container, entropy, media, models, ratecontrol
 from ..codecs import by_name
 from ..errors import FormatError, InputError
-from ..video import sde
 from . import model as memory_model
-from .compressor import token_positions
 from .planner import GRID, TEMPORAL_FACTOR, parse_strides, plan
-from .retrievers import dit_sample, frame_time
+from .retrievers import frame_time
 
 INFO = by_name("memory")
 SEC_LOW, SEC_HIGH = 1, 2
@@ -48,7 +46,7 @@ class MemoryCodec:
         """Compress a long video (path, or uint8 frames (T, H, W, 3) with `fps`) into memory tokens."""
         if unused:
             raise InputError(f"option(s) not used by memory: {', '.join(sorted(unused))}")
-        frames, fps = _load(video, fps)
+        frames, fps = media.as_video(video, fps, max_frames=max_frames())  # the codec's own, longer frame limit
         if budget_tokens is not None and strides is not None:
             raise InputError("give --budget-tokens or --strides, not both")
         if isinstance(strides, str):
@@ -85,7 +83,7 @@ class MemoryCodec:
         if h.frames > max_frames():
             raise FormatError(f"the file holds {h.frames} frames; this decoder allows {max_frames()} "
                               f"(raise {MAX_FRAMES_ENV})")
-        media.check_image_size(h.width, h.height)
+        media.check_video_size(h.width, h.height, h.frames, max_frames())
         strides = tuple(h.params.get(k, 0) for k in (P_ST, P_SH, P_SW))
         if min(strides) < 1 or max(strides) > 256 or not -64 <= h.params.get(P_STEP, 0) <= 64:
             raise FormatError("corrupt file: bad strides or quantiser step")
@@ -121,7 +119,7 @@ class MemoryCodec:
         c, p, mem, stored = self.read(data, model, device)
         if frame is not None and not 0 <= frame < p.frames:
             raise InputError(f"--frame must be between 0 and {p.frames - 1} (the video has {p.frames} frames)")
-        memory, pos = mem.tokens(stored), token_positions(p, mem.device)
+        memory, pos = mem.memory(stored, p)
         lh, lw = -(-p.height // GRID) * 2, -(-p.width // GRID) * 2
         if continue_seconds is not None:
             return self._continue(mem, p, memory, pos, continue_seconds, prompt or "", steps, seed, (lh, lw))
@@ -130,12 +128,7 @@ class MemoryCodec:
         for i in range(0, len(wanted), 16):
             chunk = wanted[i : i + 16]
             t0 = frame_time(torch.tensor(chunk, dtype=torch.float32, device=mem.device))
-            if retriever == "head":
-                z = mem.head(memory, pos, t0, (lh, lw), p.memory_grid, p.strides)
-            else:
-                z = dit_sample(mem.wan.transformer, (len(chunk), 16, 1, lh, lw), t0, memory, pos,
-                               mem.wan.prompt_embedding(prompt or ""), steps=steps, shift=sde.default_shift(p.height),
-                               seed=seed, cross=mem.cross_attention)
+            z = mem.retrieve(memory, pos, p, t0, (lh, lw), retriever=retriever, steps=steps, seed=seed, prompt=prompt or "")
             out.append(mem.decode_frame_latents(z)[:, : p.height, : p.width])
             if progress:
                 progress(min(i + 16, len(wanted)), len(wanted))
@@ -149,8 +142,7 @@ class MemoryCodec:
             raise InputError(f"--continue must give between 1 and {media.max_video_frames()} frames")
         latent_frames = 1 + -(-(n - 1) // TEMPORAL_FACTOR)
         t0 = torch.tensor([float(p.latent_frames)], device=mem.device)
-        z = dit_sample(mem.wan.transformer, (1, 16, latent_frames, *size), t0, memory, pos, mem.wan.prompt_embedding(prompt),
-                       steps=steps, shift=sde.default_shift(p.height), seed=seed, cross=mem.cross_attention)
+        z = mem.retrieve(memory, pos, p, t0, size, frames=latent_frames, steps=steps, seed=seed, prompt=prompt)
         return np.ascontiguousarray(mem.wan.decode_latent(z[0])[:n, : p.height, : p.width])
 
     def describe(self, c: container.Container) -> dict:
@@ -163,20 +155,6 @@ class MemoryCodec:
         return {"mode": p.label, "tokens": p.tokens, "full_tokens": p.full_tokens,
                 "compression": round(p.full_tokens / p.tokens, 2), "tokens_per_second": round(p.tokens_per_second, 2),
                 "bytes_per_token": round(sum(len(s) for _, s in c.sections) / p.tokens, 2)}
-
-
-def _load(video, fps):
-    if isinstance(video, np.ndarray):
-        if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8:
-            raise InputError(f"expected uint8 frames (T, H, W, 3), got {video.dtype} {video.shape}")
-        frames, fps = video, float(fps or 16.0)
-    else:
-        frames, source_fps = media.load_video(video, max_frames=max_frames() + 1)
-        fps = float(fps or source_fps)
-    if len(frames) > max_frames():
-        raise InputError(f"the video has more than {max_frames()} frames, the memory codec's limit (set {MAX_FRAMES_ENV})")
-    media.check_image_size(frames.shape[2], frames.shape[1])
-    return frames, fps
 
 
 def _code_features(x: torch.Tensor, step: float) -> bytes:

@@ -15,34 +15,28 @@ import torch
 import torch.nn.functional as F
 
 from .. import metrics
-from .compressor import token_positions
 from .planner import PATCH
-from .retrievers import dit_sample, frame_time
+from .retrievers import frame_time
+from .train import clip_memory
 
 
 @torch.no_grad()
-def retrieve_head(model, clip, frames: list[int] | None = None, stored: dict | None = None) -> torch.Tensor:
+def retrieve_head(model, clip, frames: list[int] | None = None) -> torch.Tensor:
     """Latents of `frames` (default all) from the clip's memory by the one-step head."""
     frames = list(range(len(clip.targets))) if frames is None else frames
-    stored = stored or model.compressor.stored(model.vae_encode, clip.video, clip.plan, low=clip.low)
-    memory, pos = model.tokens(stored), token_positions(clip.plan, model.device)
+    memory, pos = clip_memory(model, clip)
     size = clip.targets.shape[-2:]
-    p = clip.plan
-    out = [model.head(memory, pos, frame_time(torch.tensor(frames[i : i + 32], dtype=torch.float32, device=model.device)),
-                      size, p.memory_grid, p.strides)
+    out = [model.retrieve(memory, pos, clip.plan, frame_time(torch.tensor(frames[i : i + 32], dtype=torch.float32,
+                                                                          device=model.device)), size, retriever="head")
            for i in range(0, len(frames), 32)]
     return torch.cat(out)
 
 
 @torch.no_grad()
-def retrieve_dit(model, clip, frames: list[int], *, steps: int = 20, shift: float = 3.0, seed: int = 0) -> torch.Tensor:
-    stored = model.compressor.stored(model.vae_encode, clip.video, clip.plan, low=clip.low)
-    memory, pos = model.tokens(stored), token_positions(clip.plan, model.device)
-    text = model.wan.prompt_embedding("")
-    shape = (len(frames), *clip.targets.shape[1:])
+def retrieve_dit(model, clip, frames: list[int], *, steps: int = 20, seed: int = 0) -> torch.Tensor:
+    memory, pos = clip_memory(model, clip)
     t0 = frame_time(torch.tensor(frames, dtype=torch.float32, device=model.device))
-    return dit_sample(model.wan.transformer, shape, t0, memory, pos, text, steps=steps, shift=shift, seed=seed,
-                      cross=model.cross_attention)
+    return model.retrieve(memory, pos, clip.plan, t0, clip.targets.shape[-2:], steps=steps, seed=seed)
 
 
 def keyframe_baseline(clip) -> torch.Tensor:

@@ -20,9 +20,10 @@ from torch import nn
 from .. import models
 from ..errors import FormatError, ModelUnavailableError
 from ..video.wan import WanModel, load_wan
-from .compressor import CompressorConfig, MemoryCompressor
+from ..video import sde
+from .compressor import CompressorConfig, MemoryCompressor, token_positions
 from .planner import GRID, Plan
-from .retrievers import RegressionHead
+from .retrievers import RegressionHead, dit_sample
 
 CONFIG_NAME, WEIGHTS_NAME, FORMAT = "config.json", "model.safetensors", "gencodec-memory"
 TINY_SEED = 20261123
@@ -47,6 +48,7 @@ class MemoryModel(nn.Module):
         self.compressor = MemoryCompressor(CompressorConfig(dim=dim, variant=variant, **compressor))
         self.head = RegressionHead(dim, **head)
         self.head_config = head
+        self._fingerprint: int | None = None
         self.to(wan.device)
 
     @property
@@ -70,12 +72,21 @@ class MemoryModel(nn.Module):
         return state
 
     def fingerprint(self) -> int:
-        """CRC32 of every weight name and value the memory depends on (base weights: by name in the file)."""
-        crc = zlib.crc32(b"cross-attention" if self.cross_attention else b"")  # changes what the DiT reads
-        for name, value in sorted(self.trainable_state().items()):
-            crc = zlib.crc32(name.encode(), crc)
-            crc = zlib.crc32(value.detach().float().cpu().contiguous().numpy().tobytes(), crc)
-        return crc
+        """CRC32 of every weight name and value the memory depends on (base weights: by name in the file).
+
+        Computed once (with a trained DiT it reads gigabytes); training and weight loading clear it.
+        """
+        if self._fingerprint is None:
+            crc = zlib.crc32(b"cross-attention" if self.cross_attention else b"")  # changes what the DiT reads
+            for name, value in sorted(self.trainable_state().items()):
+                crc = zlib.crc32(name.encode(), crc)
+                crc = zlib.crc32(value.detach().float().cpu().contiguous().numpy().tobytes(), crc)
+            self._fingerprint = crc
+        return self._fingerprint
+
+    def train(self, mode: bool = True):
+        self._fingerprint = None  # weights may change from here on
+        return super().train(mode)
 
     # ------------------------------------------------------------------ pixels ↔ latents
 
@@ -110,6 +121,20 @@ class MemoryModel(nn.Module):
 
     def tokens(self, stored: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.compressor.tokens(stored, self.wan.transformer.patch_embedding)
+
+    def memory(self, stored: dict[str, torch.Tensor], plan: Plan) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tokens (1, N, D), their positions (N, 3)): what both retrievers read."""
+        return self.tokens(stored), token_positions(plan, self.device)
+
+    def retrieve(self, memory: torch.Tensor, pos: torch.Tensor, plan: Plan, t0: torch.Tensor, size: tuple[int, int], *,
+                 retriever: str = "dit", frames: int = 1, steps: int = 20, seed: int = 0, prompt: str = "",
+                 shift: float | None = None) -> torch.Tensor:
+        """Latents (B, 16, frames, h, w) at times t0 (B,): the one-step head (one frame) or the DiT's Euler ODE."""
+        if retriever == "head":
+            return self.head(memory, pos, t0, size, plan.memory_grid, plan.strides)
+        shift = sde.default_shift(plan.height) if shift is None else shift
+        return dit_sample(self.wan.transformer, (len(t0), 16, frames, *size), t0, memory, pos,
+                          self.wan.prompt_embedding(prompt), steps=steps, shift=shift, seed=seed, cross=self.cross_attention)
 
 
 def pixels(frames: np.ndarray) -> torch.Tensor:
@@ -216,6 +241,7 @@ def load_trainable(model: MemoryModel, state: dict[str, torch.Tensor]) -> None:
             missing, unexpected = module.load_state_dict(sub, strict=prefix != "transformer")
             if unexpected:
                 raise FormatError(f"memory weights do not fit the model: {unexpected[:3]}")
+    model._fingerprint = None
 
 
 def _private_copy(wan: WanModel) -> WanModel:

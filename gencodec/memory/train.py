@@ -25,7 +25,6 @@ import torch.nn.functional as F
 from .. import models
 from ..errors import GencodecError, InputError
 from . import model as memory_model
-from .compressor import token_positions
 from .planner import Plan, parse_strides, plan
 from .retrievers import flow_matching_loss, frame_time
 
@@ -51,6 +50,11 @@ def prepare(model, frames: np.ndarray, strides: tuple[int, int, int], fps: float
     return Clip(frames, p, video, low, targets)
 
 
+def clip_memory(model, clip: Clip) -> tuple[torch.Tensor, torch.Tensor]:
+    """The clip's memory tokens and positions (the low-res latent comes from the cache)."""
+    return model.memory(model.compressor.stored(model.vae_encode, clip.video, clip.plan, low=clip.low), clip.plan)
+
+
 def trainable_parameters(model, retriever: str) -> list[torch.nn.Parameter]:
     params = list(model.compressor.parameters())
     if retriever in ("head", "both"):
@@ -65,14 +69,12 @@ def step_loss(model, clip: Clip, queries: int, retriever: str, gen: torch.Genera
     """Losses for one random Ω of `queries` frames of one clip."""
     n = len(clip.targets)
     omega = torch.randperm(n, generator=gen)[: min(queries, n)]
-    stored = model.compressor.stored(model.vae_encode, clip.video, clip.plan, low=clip.low)
-    memory = model.tokens(stored)
-    pos = token_positions(clip.plan, model.device)
+    memory, pos = clip_memory(model, clip)
     t0 = frame_time(omega.float()).to(model.device)
     z = clip.targets[omega].to(model.device)
     out = {}
     if retriever in ("head", "both"):
-        out["head"] = F.mse_loss(model.head(memory, pos, t0, z.shape[-2:], clip.plan.memory_grid, clip.plan.strides), z)
+        out["head"] = F.mse_loss(model.retrieve(memory, pos, clip.plan, t0, z.shape[-2:], retriever="head"), z)
     if retriever in ("dit", "both"):
         text = model.wan.prompt_embedding("")
         out["dit"] = flow_matching_loss(model.wan.transformer, z, t0, memory, pos, text, gen, model.cross_attention)
