@@ -78,3 +78,14 @@ def gencodec_app(gradio_dirs):
             yield app, local_url
         finally:
             app.demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(gencodec_app, tmp_path_factory):
+    """A gradio_client on the launched app (one session per test module), downloads in a temp dir."""
+    from gradio_client import Client
+
+    _, url = gencodec_app
+    c = Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("client-downloads")))
+    yield c
+    c.close()

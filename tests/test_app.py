@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
 import gencodec
@@ -20,14 +20,6 @@ from gencodec import media
 from .conftest import natural_image
 
 KB = 1024
-
-
-@pytest.fixture(scope="module")
-def client(gencodec_app, tmp_path_factory):
-    _, url = gencodec_app
-    c = Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("client-downloads")))
-    yield c
-    c.close()
 
 
 @pytest.fixture(scope="module")

@@ -20,19 +20,11 @@ from gencodec import media
 from gencodec.memory.synthetic import synthetic_clip
 
 from .conftest import natural_image
-from .test_browser import TIMEOUT_MS, browser  # noqa: F401  (the Chromium fixture; skips without Chromium/Playwright)
+from .test_browser import TIMEOUT_MS, app_page, browser  # noqa: F401  (the Chromium fixture; skips without Chromium/Playwright)
 
 FRAMES, HEIGHT, WIDTH, FPS = 33, 64, 96, 16
 # tiny settings: (token budget, frame size: 128 px never upscales a 64 px clip, max frames)
 TINY_MEMORY = (64, 128, 41)
-
-
-@pytest.fixture(scope="module")
-def client(gencodec_app, tmp_path_factory):
-    _, url = gencodec_app
-    c = Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("memory-downloads")))
-    yield c
-    c.close()
 
 
 @pytest.fixture(scope="module")
@@ -284,11 +276,7 @@ def test_memory_tab_in_the_browser(browser, gencodec_app, tmp_path):  # noqa: F8
     from playwright.sync_api import expect
 
     _, url = gencodec_app
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    console_errors = []
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    try:
-        page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+    with app_page(browser, url, height=1000) as page:
         page.get_by_role("tab", name="Long-video memory").click()
         page.locator("#memory-retriever").get_by_text("DiT").click()  # before any compression: no error pop-up
         page.locator("#memory-retriever").get_by_text("One-step head").click()
@@ -310,6 +298,3 @@ def test_memory_tab_in_the_browser(browser, gencodec_app, tmp_path):  # noqa: F8
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
         assert page.locator(".toast-body").count() == 0 and "Traceback" not in page.content()
-        assert not console_errors, console_errors
-    finally:
-        page.close()

@@ -4,6 +4,7 @@ Run with:  python -m pytest tests/test_browser.py -m browser
 Needs:     apt-get install chromium ; pip install playwright   (no `playwright install`: the system chromium is used)
 """
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -55,6 +56,20 @@ def browser():
             b.close()
 
 
+@contextlib.contextmanager
+def app_page(browser, url: str, height: int = 900):
+    """A page on the app with its JavaScript errors collected; no error may occur while it is used."""
+    page = browser.new_page(viewport={"width": 1280, "height": height})
+    console_errors = []
+    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
+    try:
+        page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+        yield page
+        assert not console_errors, console_errors
+    finally:
+        page.close()
+
+
 def test_compress_in_the_browser(browser, gencodec_app, tmp_path):
     _, url = gencodec_app
     rgb = natural_image(192, 256, seed=3)
@@ -62,11 +77,7 @@ def test_compress_in_the_browser(browser, gencodec_app, tmp_path):
     Image.fromarray(rgb).save(photo)
     expected_bytes = len(gencodec.encode(rgb, model="tiny"))  # deterministic: the app must produce the same file
 
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    console_errors = []
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    try:
-        page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+    with app_page(browser, url) as page:
         expect(page.locator("#tiny-banner")).to_contain_text("tiny random models", timeout=TIMEOUT_MS)
 
         page.locator("#input-image input[type=file]").set_input_files(str(photo))
@@ -102,9 +113,6 @@ def test_compress_in_the_browser(browser, gencodec_app, tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
         print(f"screenshot: {shot}")
-        assert not console_errors, console_errors
-    finally:
-        page.close()
 
 
 def _upload_to_file_component(page, elem_id: str, path) -> None:
@@ -123,11 +131,7 @@ def test_decode_tab_in_the_browser(browser, gencodec_app, tmp_path):
     png = tmp_path / "not-a-gcodec.png"
     Image.fromarray(rgb).save(png)
 
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    console_errors = []
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    try:
-        page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+    with app_page(browser, url) as page:
         page.get_by_role("tab", name="Decode").click()
         _upload_to_file_component(page, "input-gcodec", gcodec)
         expect(page.locator("#input-gcodec")).to_contain_text("photo.sd-latent", timeout=TIMEOUT_MS)
@@ -146,19 +150,12 @@ def test_decode_tab_in_the_browser(browser, gencodec_app, tmp_path):
         toast = page.get_by_text("not a .gcodec file", exact=False).first
         expect(toast).to_be_visible(timeout=TIMEOUT_MS)
         assert "Traceback" not in page.content()
-        assert not console_errors, console_errors
-    finally:
-        page.close()
 
 
 def test_cached_example_in_the_browser(browser, gencodec_app, tmp_path):
     """Clicking an example runs it once (lazy cache) and must fill every output without a page error."""
     _, url = gencodec_app
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    console_errors = []
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    try:
-        page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+    with app_page(browser, url) as page:
         page.get_by_role("gridcell").filter(has_text="Target size").last.click()  # chelsea.png, 2 KB
         expect(page.locator("#gcodec-file a[download]")).to_have_attribute(
             "download", "chelsea.sd-latent.gcodec", timeout=TIMEOUT_MS
@@ -170,20 +167,13 @@ def test_cached_example_in_the_browser(browser, gencodec_app, tmp_path):
         expect(page.locator("[data-testid='status-tracker'].wrap:not(.hide)")).to_have_count(0, timeout=TIMEOUT_MS)
         expect(page.locator("canvas, svg.marks").first).to_be_visible()
         page.screenshot(path=str(tmp_path / "app-example.png"), full_page=True)
-        assert not console_errors, console_errors
-    finally:
-        page.close()
 
 
 def test_video_tab_in_the_browser(browser, gencodec_app, tmp_path):
     """The Video tab renders, offers only T2V, and its example (lazily cached) fills every output: players that
     play, the table, the per-frame PSNR plot and the .gcodec download."""
     _, url = gencodec_app
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    console_errors = []
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    try:
-        page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+    with app_page(browser, url, height=1000) as page:
         page.get_by_role("tab", name="Video (GVC)").click()
         modes = page.locator("#video-mode input[type=radio]")
         expect(modes).to_have_count(1, timeout=TIMEOUT_MS)  # only what works
@@ -211,9 +201,6 @@ def test_video_tab_in_the_browser(browser, gencodec_app, tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
         assert "Traceback" not in page.content()
-        assert not console_errors, console_errors
-    finally:
-        page.close()
 
 
 def test_decode_video_in_the_browser(browser, gencodec_app, tmp_path):
@@ -224,11 +211,7 @@ def test_decode_video_in_the_browser(browser, gencodec_app, tmp_path):
     gcodec = tmp_path / "clip.gvc.gcodec"
     gcodec.write_bytes(data)
 
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    console_errors = []
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    try:
-        page.goto(url, wait_until="domcontentloaded", timeout=TIMEOUT_MS)
+    with app_page(browser, url) as page:
         page.get_by_role("tab", name="Decode").click()
         _upload_to_file_component(page, "input-gcodec", gcodec)
         expect(page.locator("#input-gcodec")).to_contain_text("clip.gvc", timeout=TIMEOUT_MS)
@@ -244,6 +227,3 @@ def test_decode_video_in_the_browser(browser, gencodec_app, tmp_path):
         shot = Path(tmp_path) / "app-decode-video.png"
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
-        assert not console_errors, console_errors
-    finally:
-        page.close()
